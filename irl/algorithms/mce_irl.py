@@ -1,0 +1,416 @@
+"""Maximum causal entropy IRL (Ziebart 2010) on tabular MDPs: a fast sparse solver or imitation's.
+
+The reward is state-only, r(s) = f(features[s]), as in imitation. `solver="fast"` (the default)
+fits linear and tabular rewards with irl.algorithms.fast_mce (sparse O(H * nnz) passes and
+L-BFGS on the convex objective; same answer as imitation's to tolerance); the mlp reward model,
+and `solver="imitation"`, use imitation's MCEIRL, whose cost is its dense O(H * S^2 * A)
+occupancy computation (torch work is tiny: an (S, F) product per iteration).
+Callers running many jobs in parallel should call torch.set_num_threads(1) once per worker
+process; this function does not change global torch settings.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+import numpy as np
+import torch as th
+from imitation.algorithms.mce_irl import MCEIRL
+from imitation.rewards.reward_nets import BasicRewardNet, RewardNet
+from imitation.util import logger as imitation_logger
+from seals.base_envs import TabularModelPOMDP
+from stable_baselines3.common import logger as sb3_logger
+
+from irl._parsing import ProblemList, as_float, as_int, as_mapping, check_keys, describe
+from irl.algorithms.base import Cancelled, InferenceResult, Progress, ProgressCallback
+from irl.algorithms.fast_mce import MceObjective, SparseDynamics, fit_fast_mce
+from irl.environments.tabular import TabularMDP
+from irl.errors import InvalidInputError
+from irl.rewards import LinearReward, TabularReward
+from irl.trajectories import TrajectorySet, check_tabular
+
+RewardModel = Literal["linear", "tabular", "mlp"]
+REWARD_MODELS: tuple[str, ...] = ("linear", "tabular", "mlp")
+Solver = Literal["fast", "imitation"]
+SOLVERS: tuple[str, ...] = ("fast", "imitation")
+DEFAULT_SOLVER: Solver = "fast"
+DEFAULT_MAX_ITER = 2000
+DEFAULT_LEARNING_RATE = 0.1
+DEFAULT_LINF_EPS = 1e-3
+DEFAULT_GRAD_L2_EPS = 1e-3
+DEFAULT_L2_PENALTY = 0.01
+MAX_ITER_LIMIT = 100_000
+CHUNK_ITERATIONS = 10
+MAX_DENSE_TRANSITION_ENTRIES = 200_000_000
+
+
+@dataclass(frozen=True)
+class MceIrlParams:
+    """Optimisation settings of mce_irl (the API's `params` for algorithm `mce_irl`)."""
+
+    max_iter: int = DEFAULT_MAX_ITER
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    """Adam step size; rewards move by about this much per iteration."""
+    linf_eps: float = DEFAULT_LINF_EPS
+    """Stop when max_s |model - demo| discounted visit count falls below this."""
+    grad_l2_eps: float = DEFAULT_GRAD_L2_EPS
+    """Stop when the gradient (feature-expectation mismatch plus penalty) norm falls below this."""
+    l2_penalty: float = DEFAULT_L2_PENALTY
+    """Gaussian prior on linear/tabular reward parameters, per demonstration: adds
+    l2_penalty * theta to the gradient, so weights of features the demonstrations never reach stay
+    finite. Not applied to the mlp (weight decay there only slows convergence)."""
+    solver: Solver = DEFAULT_SOLVER
+    """`fast` (sparse passes and L-BFGS; linear and tabular rewards, the mlp falls back to
+    imitation) or `imitation` (imitation's MCEIRL with Adam, the reference). learning_rate
+    applies to imitation only. With discount < 1 they differ: imitation trains an undiscounted
+    policy (see irl.algorithms.fast_mce)."""
+
+
+def _as_solver(value: Any, loc: str) -> Solver:
+    """One of SOLVERS."""
+    if isinstance(value, str) and value in SOLVERS:
+        return cast(Solver, value)
+    shown = repr(value) if isinstance(value, str) else describe(value)
+    raise InvalidInputError.at(loc, f"expected one of {', '.join(SOLVERS)}, got {shown[:40]}")
+
+
+_PARAM_PARSERS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
+    "max_iter": (as_int, {"minimum": 1, "maximum": MAX_ITER_LIMIT}),
+    "learning_rate": (as_float, {"minimum": 0.0, "maximum": 10.0, "exclusive_minimum": True}),
+    "linf_eps": (as_float, {"minimum": 0.0}),
+    "grad_l2_eps": (as_float, {"minimum": 0.0}),
+    "l2_penalty": (as_float, {"minimum": 0.0, "maximum": 100.0}),
+    "solver": (_as_solver, {}),
+}
+
+
+def validate_params(params: Any, *, loc: str = "params") -> MceIrlParams:
+    """Typed MCE IRL settings from an API params object; unknown keys and bad values refused."""
+    spec = as_mapping(params, loc)
+    problems = ProblemList()
+    problems.attempt(check_keys, spec, loc, required=(), optional=_PARAM_PARSERS)
+    defaults = MceIrlParams()
+    values: dict[str, Any] = {
+        name: problems.attempt(
+            parse, spec.get(name, getattr(defaults, name)), f"{loc}.{name}", **bounds
+        )
+        for name, (parse, bounds) in _PARAM_PARSERS.items()
+    }
+    problems.raise_if_any()
+    return MceIrlParams(**values)
+
+
+def check_mce_irl_fit(mdp: TabularMDP, ts: TrajectorySet, *, loc: str = "trajectories") -> None:
+    """Refuse trajectories MCE IRL cannot use: each must last the horizon or end, terminal, in an
+    absorbing state (it is then padded by staying there)."""
+    last = ts.last_obs()
+    absorbing = mdp.is_absorbing()[last]
+    short = ts.lengths < mdp.horizon
+    problems = ProblemList()
+    for i in np.flatnonzero(ts.lengths > mdp.horizon)[:5]:
+        problems.add(
+            f"{loc}[{i}].acts",
+            f"length {ts.lengths[i]} exceeds the environment horizon {mdp.horizon}",
+        )
+    for i in np.flatnonzero(short & ~ts.terminal)[:5]:
+        problems.add(
+            f"{loc}[{i}].acts",
+            f"length {ts.lengths[i]} is shorter than the horizon "
+            f"{mdp.horizon} and the trajectory is not terminal; MCE IRL needs "
+            "full-horizon trajectories or terminal ends in absorbing states",
+        )
+    for i in np.flatnonzero(short & ts.terminal & ~absorbing)[:5]:
+        problems.add(
+            f"{loc}[{i}].obs",
+            f"ends at step {ts.lengths[i]}, before the horizon "
+            f"{mdp.horizon}, in state {last[i]}, which is not absorbing (some action "
+            "leaves it)",
+        )
+    problems.raise_if_any()
+
+
+def demo_occupancy(mdp: TabularMDP, ts: TrajectorySet) -> np.ndarray:
+    """(S,) float64 mean discounted visit counts over t = 0..H, early ends padded by staying.
+
+    This is imitation's occupancy for full-horizon trajectories (all len(acts) + 1 observations).
+    """
+    powers = mdp.discount ** np.arange(mdp.horizon + 1, dtype=np.float64)
+    obs_time = np.arange(len(ts.obs)) - np.repeat(ts.obs_starts, ts.lengths + 1)
+    counts = np.bincount(
+        ts.obs, weights=powers[np.minimum(obs_time, mdp.horizon)], minlength=mdp.n_states
+    )
+    cumulative = np.concatenate([[0.0], np.cumsum(powers)])
+    padding = cumulative[-1] - cumulative[np.minimum(ts.lengths + 1, mdp.horizon + 1)]
+    counts += np.bincount(ts.last_obs(), weights=padding, minlength=mdp.n_states)
+    return counts / ts.n_trajectories
+
+
+def empirical_initial_dist(mdp: TabularMDP, ts: TrajectorySet) -> np.ndarray:
+    """(S,) float64 distribution of the demonstrations' first states.
+
+    MCE IRL's gradient is that of the demonstrations' log-likelihood only when the model starts
+    where the demonstrations started; the environment's initial distribution would add sampling
+    noise (and can make the maximum-likelihood reward infinite).
+    """
+    counts = np.bincount(ts.obs[ts.obs_starts], minlength=mdp.n_states).astype(np.float64)
+    return counts / counts.sum()
+
+
+def final_occupancy(mdp: TabularMDP, ts: TrajectorySet) -> np.ndarray:
+    """(S,) float64 the t = H row of demo_occupancy: gamma^H times the final-state distribution."""
+    counts = np.bincount(ts.last_obs(), minlength=mdp.n_states).astype(np.float64)
+    return counts * mdp.discount**mdp.horizon / ts.n_trajectories
+
+
+def mce_irl(
+    *,
+    mdp: TabularMDP,
+    trajectories: TrajectorySet,
+    reward_model: RewardModel,
+    rng: np.random.Generator,
+    max_iter: int = DEFAULT_MAX_ITER,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+    linf_eps: float = DEFAULT_LINF_EPS,
+    grad_l2_eps: float = DEFAULT_GRAD_L2_EPS,
+    l2_penalty: float = DEFAULT_L2_PENALTY,
+    solver: Solver = DEFAULT_SOLVER,
+    progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> InferenceResult:
+    """Infer a state reward whose soft-optimal behaviour matches the demonstrations' occupancy.
+
+    The fast solver reports progress after every L-BFGS iteration, imitation's after every
+    CHUNK_ITERATIONS Adam steps; both check should_stop() between them (raising Cancelled) and
+    are deterministic given rng's state (the fast solver does not use it).
+    """
+    params = validate_params(
+        {
+            "max_iter": max_iter,
+            "learning_rate": learning_rate,
+            "linf_eps": linf_eps,
+            "grad_l2_eps": grad_l2_eps,
+            "l2_penalty": l2_penalty,
+            "solver": solver,
+        }
+    )
+    _check_inputs(mdp, trajectories, reward_model)
+    if params.solver == "fast" and reward_model != "mlp":
+        return _fast_mce_irl(mdp, trajectories, reward_model, params, progress, should_stop)
+    _check_dense_size(mdp)
+    return _imitation_mce_irl(mdp, trajectories, reward_model, rng, params, progress, should_stop)
+
+
+def mce_objective(
+    mdp: TabularMDP, ts: TrajectorySet, *, reward_model: RewardModel, l2_penalty: float
+) -> MceObjective:
+    """The fast solver's objective for a linear or tabular reward model (no bias: it cancels)."""
+    demo = demo_occupancy(mdp, ts)
+    final = final_occupancy(mdp, ts)
+    dynamics = SparseDynamics.of(
+        mdp.transitions,
+        n_actions=mdp.n_actions,
+        horizon=mdp.horizon,
+        discount=mdp.discount,
+        initial_dist=empirical_initial_dist(mdp, ts),
+    )
+    return MceObjective(
+        dynamics=dynamics,
+        features=None if reward_model == "tabular" else np.asarray(mdp.features, np.float64),
+        demo_visits=demo - final,
+        demo_final=final,
+        l2_penalty=l2_penalty,
+    )
+
+
+def _fast_mce_irl(
+    mdp: TabularMDP,
+    ts: TrajectorySet,
+    reward_model: str,
+    params: MceIrlParams,
+    progress: ProgressCallback | None,
+    should_stop: Callable[[], bool] | None,
+) -> InferenceResult:
+    """MCE IRL with the sparse L-BFGS solver (linear or tabular reward models)."""
+    model: RewardModel = "tabular" if reward_model == "tabular" else "linear"
+    fit = fit_fast_mce(
+        objective=mce_objective(mdp, ts, reward_model=model, l2_penalty=params.l2_penalty),
+        max_iter=params.max_iter,
+        linf_eps=params.linf_eps,
+        grad_l2_eps=params.grad_l2_eps,
+        progress=progress,
+        should_stop=should_stop,
+    )
+    reward: TabularReward | LinearReward = (
+        TabularReward(fit.theta)
+        if model == "tabular"
+        else LinearReward(weights=dict(zip(mdp.feature_names, fit.theta.tolist(), strict=True)))
+    )
+    return InferenceResult(
+        reward=reward, curve=fit.curve, n_iterations=fit.n_iterations, converged=fit.converged
+    )
+
+
+def _imitation_mce_irl(
+    mdp: TabularMDP,
+    trajectories: TrajectorySet,
+    reward_model: str,
+    rng: np.random.Generator,
+    params: MceIrlParams,
+    progress: ProgressCallback | None,
+    should_stop: Callable[[], bool] | None,
+) -> InferenceResult:
+    """MCE IRL with imitation's MCEIRL (dense transitions, Adam in chunks of CHUNK_ITERATIONS)."""
+    demo = demo_occupancy(mdp, trajectories)
+    observations = mdp.features if reward_model != "tabular" else np.eye(mdp.n_states)
+    env = TabularModelPOMDP(
+        transition_matrix=mdp.dense_transitions(),
+        observation_matrix=np.array(observations, dtype=np.float64),
+        reward_matrix=np.zeros(mdp.n_states),
+        horizon=mdp.horizon,
+        initial_state_dist=empirical_initial_dist(mdp, trajectories),
+    )
+    seed = int(rng.integers(0, 2**63 - 1))
+    with th.random.fork_rng(devices=[]):
+        th.manual_seed(seed)
+        net = _reward_net(reward_model, env, observations.shape[1])
+    penalty = 0.0 if reward_model == "mlp" else params.l2_penalty
+    trainer = MCEIRL(
+        demo,
+        env,
+        net,
+        rng,
+        optimizer_kwargs={"lr": params.learning_rate, "weight_decay": penalty},
+        discount=mdp.discount,
+        linf_eps=params.linf_eps,
+        grad_l2_eps=params.grad_l2_eps,
+        log_interval=None,
+        custom_logger=_silent_logger(),
+    )
+    curve, converged, iteration = _train(trainer, demo, params, penalty, progress, should_stop)
+    return InferenceResult(
+        reward=_read_reward(reward_model, net, mdp, observations),
+        curve=tuple(curve),
+        n_iterations=iteration,
+        converged=converged,
+    )
+
+
+def _train(
+    trainer: MCEIRL,
+    demo: np.ndarray,
+    params: MceIrlParams,
+    penalty: float,
+    progress: ProgressCallback | None,
+    should_stop: Callable[[], bool] | None,
+) -> tuple[list[Mapping[str, float]], bool, int]:
+    """Run MCEIRL.train in chunks until converged or out of budget: (curve, converged, iters)."""
+    curve: list[Mapping[str, float]] = []
+    iteration = 0
+    converged = False
+    while iteration < params.max_iter and not converged:
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"stopped after {iteration} iterations")
+        visitations = trainer.train(max_iter=min(CHUNK_ITERATIONS, params.max_iter - iteration))
+        iteration = _steps_taken(trainer.optimizer)
+        metrics = {
+            "linf_delta": float(np.max(np.abs(demo - visitations))),
+            "grad_norm": _grad_norm(trainer.reward_net, penalty),
+        }
+        converged = metrics["linf_delta"] <= params.linf_eps or metrics["grad_norm"] <= (
+            params.grad_l2_eps
+        )
+        curve.append({"iteration": float(iteration), **metrics})
+        if progress is not None:
+            fraction = 1.0 if converged else iteration / params.max_iter
+            progress(Progress(iteration, params.max_iter, fraction, metrics))
+    return curve, converged, iteration
+
+
+def _check_inputs(mdp: TabularMDP, ts: TrajectorySet, reward_model: str) -> None:
+    """Refuse a reward model or trajectories MCE IRL cannot work with."""
+    if reward_model not in REWARD_MODELS:
+        raise InvalidInputError.at(
+            "reward_model", f"expected one of {', '.join(REWARD_MODELS)}, got {reward_model!r}"
+        )
+    check_tabular(ts, mdp)
+    check_mce_irl_fit(mdp, ts)
+
+
+def _check_dense_size(mdp: TabularMDP) -> None:
+    """Refuse environments whose dense S x A x S transitions imitation's solver cannot afford."""
+    dense_entries = mdp.n_states * mdp.n_states * mdp.n_actions
+    if dense_entries > MAX_DENSE_TRANSITION_ENTRIES:
+        raise InvalidInputError.at(
+            "environment",
+            f"too large for MCE IRL: dense transitions need {dense_entries} "
+            f"entries (S^2 * A), above the limit {MAX_DENSE_TRANSITION_ENTRIES} of "
+            "imitation's solver (solver `imitation` or the mlp reward model); solver `fast` "
+            "fits linear and tabular rewards without them",
+        )
+
+
+class _LinearStateRewardNet(RewardNet):
+    """r(s) = w . obs(s) (+ b), float64, starting at zero (the MaxEnt prior: uniform behaviour)."""
+
+    def __init__(self, env: TabularModelPOMDP, n_inputs: int, *, bias: bool) -> None:
+        """One linear layer over the observation matrix's columns."""
+        super().__init__(env.observation_space, env.action_space, normalize_images=False)
+        self.linear = th.nn.Linear(n_inputs, 1, bias=bias, dtype=th.float64)
+        th.nn.init.zeros_(self.linear.weight)
+        if self.linear.bias is not None:
+            th.nn.init.zeros_(self.linear.bias)
+
+    def forward(self, state: th.Tensor, action: Any, next_state: Any, done: Any) -> th.Tensor:
+        """(S,) rewards of the (S, F) observations."""
+        return self.linear(state).squeeze(-1)
+
+
+def _reward_net(reward_model: str, env: TabularModelPOMDP, n_inputs: int) -> RewardNet:
+    """The reward network for the chosen model (initialised from torch's seeded global RNG)."""
+    if reward_model == "mlp":
+        return BasicRewardNet(env.observation_space, env.action_space, use_action=False)
+    return _LinearStateRewardNet(env, n_inputs, bias=reward_model == "linear")
+
+
+def _read_reward(
+    reward_model: str, net: RewardNet, mdp: TabularMDP, observations: np.ndarray
+) -> TabularReward | LinearReward:
+    """The learned reward as a LinearReward (by feature name) or state TabularReward."""
+    if isinstance(net, _LinearStateRewardNet) and reward_model == "linear":
+        weights = net.linear.weight.detach().cpu().numpy()[0]
+        bias = net.linear.bias
+        return LinearReward(
+            weights=dict(zip(mdp.feature_names, weights.tolist(), strict=True)),
+            bias=float(bias.item()) if bias is not None else 0.0,
+        )
+    with th.no_grad():
+        obs = th.as_tensor(np.array(observations), dtype=net.dtype, device=net.device)
+        values = net(obs, None, None, None).cpu().numpy()
+    return TabularReward(np.asarray(values, dtype=np.float64).reshape(mdp.n_states))
+
+
+def _steps_taken(optimizer: th.optim.Optimizer) -> int:
+    """Total optimizer steps so far (MCEIRL.train may stop a chunk early on convergence)."""
+    state = optimizer.state
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            if parameter in state and "step" in state[parameter]:
+                return int(state[parameter]["step"])
+    return 0
+
+
+def _grad_norm(net: RewardNet, l2_penalty: float) -> float:
+    """L2 norm of the last gradient of the penalised objective (occupancy mismatch + prior)."""
+    squares = [
+        float(((p.grad.detach() + l2_penalty * p.detach()) ** 2).sum())
+        for p in net.parameters()
+        if p.grad is not None
+    ]
+    return float(np.sqrt(sum(squares)))
+
+
+def _silent_logger() -> imitation_logger.HierarchicalLogger:
+    """A logger that writes nothing (imitation's default prints and creates temp folders)."""
+    return imitation_logger.HierarchicalLogger(
+        sb3_logger.Logger(folder=None, output_formats=[]), format_strs=()
+    )

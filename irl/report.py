@@ -1,0 +1,185 @@
+"""The divergence report: an inferred reward against a reference reward, with the verdict."""
+
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from irl.divergence import epic_distance, tabular_distances
+from irl.environments.tabular import TabularMDP
+from irl.goal_directedness import (
+    DEFAULT_MONTE_CARLO_SAMPLES,
+    GoalDirectedness,
+    OptimisationPower,
+    goal_directedness,
+    optimisation_power,
+)
+from irl.planning import NormalizedReturn, normalized_return
+from irl.rewards import LinearReward, TabularReward, reward_array
+from irl.trajectories import TrajectorySet
+from irl.uncertainty import DEFAULT_N_BOOTSTRAP, Refit, bootstrap
+from irl.verdict import (
+    DEFAULT_THRESHOLDS,
+    Evidence,
+    Thresholds,
+    decide,
+    describe_weights,
+    explain,
+)
+
+ConcreteReward = TabularReward | LinearReward
+DEFAULT_SEED = 0
+"""Seed of the generator used when the caller passes none, so a report is a function of its
+inputs (it only matters for Monte Carlo optimisation power and the bootstrap)."""
+
+
+def describe_reward(reward: ConcreteReward, mdp: TabularMDP) -> str:
+    """Which features (linear) or states (tabular) a reward loads on, divided by the max |value|."""
+    if isinstance(reward, LinearReward):
+        return describe_weights(reward.weights)
+    values = np.asarray(reward.values, dtype=np.float64)
+    by_state = values.reshape(mdp.n_states, -1).mean(axis=1)
+    scale = float(np.abs(by_state).max())
+    shown = by_state / scale if scale > 0 else by_state
+    top = np.argsort(-shown, kind="stable")[:3]
+    if mdp.layout is not None:
+        names = [f"cell ({mdp.layout.cells[s][0]}, {mdp.layout.cells[s][1]})" for s in top]
+    else:
+        names = [f"state {s}" for s in top]
+    return ", ".join(f"{name} ({shown[s]:.2f})" for name, s in zip(names, top, strict=True))
+
+
+def visit_counts(mdp: TabularMDP, trajectories: TrajectorySet) -> np.ndarray:
+    """(S, A, S) float64: how often the trajectories took each transition."""
+    counts = np.zeros((mdp.n_states, mdp.n_actions, mdp.n_states))
+    np.add.at(counts, trajectories.transitions(), 1.0)
+    return counts
+
+
+def measure(
+    mdp: TabularMDP,
+    reference: np.ndarray,
+    n_parameters: int,
+    trajectories: TrajectorySet,
+    inferred: ConcreteReward,
+) -> tuple[Evidence, GoalDirectedness, NormalizedReturn, NormalizedReturn]:
+    """Evidence for the verdict from trajectories and an inferred reward (no optimisation power)."""
+    r_inferred = reward_array(inferred, mdp)
+    under_training = normalized_return(mdp, reference, trajectories)
+    under_inferred = normalized_return(mdp, r_inferred, trajectories)
+    directed = goal_directedness(mdp, trajectories, r_inferred, n_parameters=n_parameters)
+    evidence = Evidence(
+        normalized_training_return=under_training.normalized,
+        p_value=directed.p_value,
+        log_likelihood_ratio_per_step=directed.log_likelihood_ratio_per_step,
+        epic=epic_distance(r_inferred, reference, discount=mdp.discount),
+        n_trajectories=trajectories.n_trajectories,
+        n_actions=mdp.n_actions,
+        normalized_inferred_return=under_inferred.normalized,
+    )
+    return evidence, directed, under_training, under_inferred
+
+
+def divergence_report(
+    *,
+    mdp: TabularMDP,
+    trajectories: TrajectorySet,
+    inferred: ConcreteReward,
+    reference: ConcreteReward,
+    n_parameters: int,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    refit: Refit | None = None,
+    n_bootstrap: int = DEFAULT_N_BOOTSTRAP,
+    rng: np.random.Generator | None = None,
+    n_monte_carlo: int = DEFAULT_MONTE_CARLO_SAMPLES,
+) -> dict[str, Any]:
+    """Distances, returns, goal-directedness and the verdict, as a JSON-able dict.
+
+    With `refit` (the inference algorithm as a function of trajectories), a bootstrap of
+    n_bootstrap resamples gives `uncertainty` and can turn the verdict inconclusive; without it
+    `uncertainty` is None. `rng` drives resampling and Monte Carlo (default: seeded DEFAULT_SEED).
+    """
+    rng = rng if rng is not None else np.random.default_rng(DEFAULT_SEED)
+    r_reference = reward_array(reference, mdp)
+    evaluate = partial(measure, mdp, r_reference, n_parameters)
+    point, directed, under_training, under_inferred = evaluate(trajectories, inferred)
+    power = optimisation_power(
+        mdp, reward_array(inferred, mdp), trajectories, rng=rng, n_samples=n_monte_carlo
+    )
+    evidence = replace(point, optimisation_power_bits=power.bits)
+    verdict, reason = decide(evidence, thresholds)
+    uncertainty: dict[str, Any] | None = None
+    epic_interval: tuple[float, float] | None = None
+    if refit is not None:
+        resampled = bootstrap(
+            trajectories=trajectories,
+            refit=refit,
+            evaluate=lambda ts, reward: evaluate(ts, reward)[0],
+            rng=rng,
+            n_bootstrap=n_bootstrap,
+            thresholds=thresholds,
+        )
+        uncertainty = resampled.to_dict(verdict)
+        bounds = resampled.bounds("epic")
+        epic_interval = None if bounds is None else (bounds[0], bounds[1])
+        if verdict != "inconclusive" and (
+            resampled.disagreement(verdict) > thresholds.max_bootstrap_disagreement
+        ):
+            reason = (
+                f"the data cannot decide: {verdict} on the full data, but "
+                f"{resampled.disagreement(verdict):.0%} of {n_bootstrap} bootstrap resamples "
+                f"reach another verdict ({_counts(uncertainty['verdicts'])}; at most "
+                f"{thresholds.max_bootstrap_disagreement:.0%} allowed)"
+            )
+            verdict = "inconclusive"
+    return {
+        "metrics": {
+            **tabular_distances(
+                mdp,
+                r_reference,
+                reward_array(inferred, mdp),
+                discount=mdp.discount,
+                coverage=None,
+                visited=visit_counts(mdp, trajectories),
+            ),
+            "epic": evidence.epic,
+        },
+        "returns": {
+            "normalized_under_training": under_training.normalized,
+            "normalized_under_inferred": under_inferred.normalized,
+            "demo_under_training": under_training.demo,
+            "optimal_under_training": under_training.optimal,
+            "random_under_training": under_training.random,
+        },
+        "goal_directedness": _goal_directedness_dict(directed, power, thresholds, mdp),
+        "verdict": verdict,
+        "explanation": explain(
+            evidence,
+            verdict,
+            reason,
+            utility=describe_reward(inferred, mdp),
+            training=describe_reward(reference, mdp),
+            thresholds=thresholds,
+            epic_interval=epic_interval,
+        ),
+        "thresholds": thresholds.to_dict(),
+        "uncertainty": uncertainty,
+    }
+
+
+def _goal_directedness_dict(
+    directed: GoalDirectedness, power: OptimisationPower, thresholds: Thresholds, mdp: TabularMDP
+) -> dict[str, Any]:
+    """The report's `goal_directedness`: the test, the effect-size minimum, optimisation power."""
+    return {
+        **directed.to_dict(),
+        "min_log_likelihood_ratio_per_step": thresholds.min_gain_per_step(mdp.n_actions),
+        "optimisation_power_bits": power.bits,
+        "optimisation_power": power.to_dict(),
+    }
+
+
+def _counts(verdicts: dict[str, int]) -> str:
+    """'goal_misgeneralization 15, inconclusive 5'."""
+    return ", ".join(f"{verdict} {count}" for verdict, count in verdicts.items())

@@ -1,0 +1,78 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from service.comparisons.router import router as comparisons_router
+from service.core.errors import install_error_handlers
+from service.core.middleware import BodySizeLimit, RequestMetrics
+from service.core.settings import Settings, get_settings
+from service.dashboard.router import install as install_dashboard
+from service.environments.router import router as environments_router
+from service.inferences.router import router as inferences_router
+from service.ops.router import router as ops_router
+from service.rollouts.router import is_bulk_upload
+from service.rollouts.router import router as rollouts_router
+
+DESCRIPTION = """\
+mesascope infers what an RL agent is optimising for from its behaviour (inverse RL) and
+compares that utility with the reward it was trained on. Upload rollouts, start an inference,
+read the divergence report and its verdict.
+"""
+
+
+def route_id(route: APIRoute) -> str:
+    """Stable operation ids (`inferences-get_inference`) so openapi.yaml diffs stay small."""
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def _default_enqueue(inference_id: str) -> None:
+    from service.inferences.tasks import enqueue_inference
+
+    enqueue_inference(inference_id)
+
+
+def _default_queue_check() -> None:
+    from service.core.queue import huey
+
+    huey.pending_count()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    enqueue: Callable[[str], None] | None = None,
+    queue_check: Callable[[], None] | None = None,
+) -> FastAPI:
+    """Build the app; tests pass their own settings and enqueue function."""
+    app = FastAPI(
+        title="mesascope",
+        version="0.1.0",
+        description=DESCRIPTION,
+        generate_unique_id_function=route_id,
+    )
+    app.state.settings = settings or get_settings()
+    app.state.enqueue = enqueue or _default_enqueue
+    app.state.queue_check = queue_check or _default_queue_check
+    install_error_handlers(app)
+    for router in (
+        ops_router,
+        environments_router,
+        rollouts_router,
+        inferences_router,
+        comparisons_router,
+    ):
+        app.include_router(router)
+    install_dashboard(app)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=app.state.settings.max_body_bytes,
+        bulk_bytes=app.state.settings.max_bulk_bytes,
+        is_bulk=is_bulk_upload,
+    )
+    app.add_middleware(RequestMetrics)
+    return app

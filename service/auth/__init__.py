@@ -1,0 +1,1 @@
+"""API keys and projects: who is calling, and which rows they may see."""

@@ -1,0 +1,124 @@
+"""Creating and verifying API keys; keys are random and only their hash is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from service.auth import repository
+from service.core.models import ApiKey
+from service.core.settings import Settings
+
+KEY_PREFIX = "msk_"
+DEFAULT_PROJECT = "default"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: its key and the one project it may see."""
+
+    key_id: str
+    project_id: str
+    is_admin: bool
+
+
+def hash_key(key: str) -> str:
+    """SHA-256 of the key (keys are 256-bit random, so no salt or slow hash is needed)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_key(
+    session: Session, *, name: str, project: str = DEFAULT_PROJECT, admin: bool = False
+) -> str:
+    """Create a key in `project` (created if needed) and return the plaintext key once."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    owner = repository.get_or_create_project(session, project)
+    repository.add_key(
+        session, project_id=owner.id, name=name, key_hash=hash_key(key), is_admin=admin
+    )
+    return key
+
+
+def authenticate(session: Session, key: str) -> Principal | None:
+    """The principal for a presented key, or None when it is unknown or revoked."""
+    if not key.startswith(KEY_PREFIX) or len(key) > 200:
+        return None
+    found = repository.find_active_key(session, hash_key(key))
+    if found is None:
+        return None
+    return Principal(key_id=found.id, project_id=found.project_id, is_admin=found.is_admin)
+
+
+SESSION_COOKIE = "mesascope_session"
+SESSION_SECONDS = 12 * 3600
+
+
+def session_secret(settings: Settings) -> bytes:
+    """The key that signs dashboard sessions: MESASCOPE_SESSION_SECRET, else a key file.
+
+    The file `<data_dir>/session.key` is created once with 32 random bytes (mode 0600); every API
+    process sharing the data directory then signs alike. Deployments without a shared data
+    directory set the secret (production settings refuse to start without it).
+    """
+    if settings.session_secret is not None:
+        return settings.session_secret.get_secret_value().encode("utf-8")
+    path = settings.data_dir / "session.key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def _mac(secret: bytes, message: str) -> str:
+    return hmac.new(secret, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def sign_session(secret: bytes, key_id: str, *, now: float | None = None) -> str:
+    """A session cookie value: key id, expiry and a random nonce, HMAC-signed (no key inside)."""
+    expires = int((now if now is not None else time.time()) + SESSION_SECONDS)
+    payload = f"{key_id}.{expires}.{secrets.token_urlsafe(16)}"
+    return f"{payload}.{_mac(secret, 'session|' + payload)}"
+
+
+def verify_session(secret: bytes, cookie: str, *, now: float | None = None) -> str | None:
+    """The key id of a valid, unexpired session cookie, else None."""
+    payload, _, mac = cookie.rpartition(".")
+    parts = payload.split(".")
+    if len(parts) != 3 or not hmac.compare_digest(mac, _mac(secret, "session|" + payload)):
+        return None
+    key_id, expires, _nonce = parts
+    if not expires.isdigit() or int(expires) < (now if now is not None else time.time()):
+        return None
+    return key_id
+
+
+def csrf_token(secret: bytes, binding: str) -> str:
+    """The synchronizer token for forms of one session (or one bearer key)."""
+    return _mac(secret, "csrf|" + binding)
+
+
+def check_csrf(secret: bytes, binding: str, presented: str | None) -> bool:
+    """Whether a form's token belongs to this session."""
+    return bool(presented) and hmac.compare_digest(str(presented), csrf_token(secret, binding))
+
+
+def principal_for_key_id(session: Session, key_id: str) -> Principal | None:
+    """The principal of a session's key, or None once the key is revoked or gone."""
+    found = session.get(ApiKey, key_id)
+    if found is None or found.revoked_at is not None:
+        return None
+    return Principal(key_id=found.id, project_id=found.project_id, is_admin=found.is_admin)

@@ -1,0 +1,411 @@
+"""A typed Python client for the mesascope REST API.
+
+Needs only httpx and numpy (no server dependencies are exercised). Reads MESASCOPE_URL and
+MESASCOPE_API_KEY by default. Every error response raises `MesascopeError` carrying the
+server's problem details.
+
+    client = MesascopeClient()
+    ro = client.upload_rollouts(trajectories, environment={"id": env_id}, name="agent 3")
+    job = client.infer(ro["id"], algorithm="mce_irl")
+    done = client.wait(job["id"])
+    report = client.divergence(job["id"])
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+import numpy as np
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+BULK_THRESHOLD_TRANSITIONS = 50_000
+CHUNK_TRANSITIONS = 2_000_000
+FINAL_STATUSES = ("succeeded", "failed", "cancelled")
+
+Json = dict[str, Any]
+
+
+class MesascopeError(Exception):
+    """An error response, with the server's RFC 9457 problem details."""
+
+    def __init__(self, status: int, problem: Mapping[str, Any]) -> None:
+        self.status = status
+        self.problem = dict(problem)
+        self.errors: list[dict[str, str]] = list(problem.get("errors") or [])
+        lines = [f"{status} {problem.get('title', '')}: {problem.get('detail', '')}"]
+        lines += [f"  {e.get('loc')}: {e.get('msg')}" for e in self.errors[:10]]
+        super().__init__("\n".join(lines))
+
+
+class TrajectoryArrays:
+    """Trajectories as flat arrays: the bulk-upload (.npz) layout, see docs/formats.md."""
+
+    def __init__(
+        self,
+        obs: np.ndarray,
+        acts: np.ndarray,
+        lengths: np.ndarray,
+        terminal: np.ndarray,
+        rews: np.ndarray | None = None,
+    ) -> None:
+        self.obs, self.acts, self.rews = np.asarray(obs), np.asarray(acts), rews
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.terminal = np.asarray(terminal, dtype=bool)
+
+    @property
+    def n_transitions(self) -> int:
+        """Total number of actions."""
+        return int(self.lengths.sum())
+
+    def to_npz(self) -> bytes:
+        """A pickle-free .npz archive (uncompressed: faster to write and to read)."""
+        arrays = {
+            "obs": self.obs,
+            "acts": self.acts,
+            "lengths": self.lengths,
+            "terminal": self.terminal,
+        }
+        if self.rews is not None:
+            arrays["rews"] = np.asarray(self.rews, dtype=np.float64)
+        buffer = io.BytesIO()
+        np.savez(buffer, allow_pickle=False, **arrays)
+        return buffer.getvalue()
+
+    def split(self, max_transitions: int) -> list[TrajectoryArrays]:
+        """Consecutive pieces of at most `max_transitions` (whole trajectories; at least one)."""
+        ends = np.cumsum(self.lengths)
+        pieces, first, done = [], 0, 0
+        while first < len(self.lengths):
+            last = max(int(np.searchsorted(ends, done + max_transitions, side="right")), first + 1)
+            obs_from, obs_to = done + first, int(ends[last - 1]) + last
+            acts_to = int(ends[last - 1])
+            pieces.append(
+                TrajectoryArrays(
+                    self.obs[obs_from:obs_to],
+                    self.acts[done:acts_to],
+                    self.lengths[first:last],
+                    self.terminal[first:last],
+                    None if self.rews is None else np.asarray(self.rews)[done:acts_to],
+                )
+            )
+            first, done = last, acts_to
+        return pieces
+
+    def to_json(self) -> list[Json]:
+        """The JSON upload layout: one object per trajectory."""
+        out, start_o, start_a = [], 0, 0
+        for length, terminal in zip(self.lengths.tolist(), self.terminal.tolist(), strict=True):
+            item: Json = {
+                "obs": self.obs[start_o : start_o + length + 1].tolist(),
+                "acts": self.acts[start_a : start_a + length].tolist(),
+                "terminal": bool(terminal),
+            }
+            if self.rews is not None:
+                item["rews"] = np.asarray(self.rews[start_a : start_a + length]).tolist()
+            out.append(item)
+            start_o, start_a = start_o + length + 1, start_a + length
+        return out
+
+
+def _field(item: Any, *names: str) -> Any:
+    """The first present attribute or key among `names` (None if none is)."""
+    for name in names:
+        if isinstance(item, Mapping) and name in item:
+            return item[name]
+        if not isinstance(item, Mapping) and getattr(item, name, None) is not None:
+            return getattr(item, name)
+    return None
+
+
+def to_arrays(trajectories: Any) -> TrajectoryArrays:
+    """Flatten imitation Trajectory(WithRew)s, Minari EpisodeData, API dicts, or arrays."""
+    if isinstance(trajectories, TrajectoryArrays):
+        return trajectories
+    if isinstance(trajectories, Mapping) and "lengths" in trajectories:
+        return TrajectoryArrays(
+            **{
+                k: trajectories[k]
+                for k in ("obs", "acts", "lengths", "terminal", "rews")
+                if k in trajectories
+            }
+        )
+    items = list(trajectories)
+    if not items:
+        raise ValueError("no trajectories given")
+    obs, acts, rews, lengths, terminal = [], [], [], [], []
+    for item in items:
+        o = np.asarray(_field(item, "obs", "observations"))
+        a = np.asarray(_field(item, "acts", "actions"))
+        r = _field(item, "rews", "rewards")
+        end = _field(item, "terminal", "terminations")
+        obs.append(o)
+        acts.append(a)
+        rews.append(None if r is None else np.asarray(r, dtype=np.float64))
+        lengths.append(len(a))
+        terminal.append(bool(np.asarray(end).reshape(-1)[-1]) if end is not None else False)
+    all_rews: np.ndarray | None = None
+    if all(r is not None for r in rews):
+        all_rews = np.concatenate([r for r in rews if r is not None])
+    return TrajectoryArrays(
+        np.concatenate(obs),
+        np.concatenate(acts),
+        np.asarray(lengths),
+        np.asarray(terminal),
+        all_rews,
+    )
+
+
+class MesascopeClient:
+    """Typed access to every endpoint of the mesascope API."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 120.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = (url or os.environ.get("MESASCOPE_URL") or DEFAULT_URL).rstrip("/")
+        key = api_key or os.environ.get("MESASCOPE_API_KEY")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.http.close()
+
+    def __enter__(self) -> MesascopeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"title": response.reason_phrase, "detail": response.text[:500]}
+            raise MesascopeError(response.status_code, problem)
+        if response.status_code == 204:
+            return None
+        return response.json()
+
+    def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[Json]:
+        cursor = None
+        while True:
+            query = {k: v for k, v in {**params, "cursor": cursor}.items() if v is not None}
+            page = self._request("GET", path, params=query)
+            yield from page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return
+
+    # environments
+    def create_environment(self, spec: Mapping[str, Any]) -> Json:
+        """Store an environment spec; returns it with its `id`."""
+        return dict(self._request("POST", "/v1/environments", json=spec))
+
+    def get_environment(self, environment_id: str, *, include_spec: bool = False) -> Json:
+        """One environment."""
+        params = {"include": "spec"} if include_spec else {}
+        return dict(self._request("GET", f"/v1/environments/{environment_id}", params=params))
+
+    def list_environments(self, *, limit: int = 50) -> Iterator[Json]:
+        """All environments, newest first."""
+        return self._pages("/v1/environments", {"limit": limit})
+
+    # rollouts
+    def upload_rollouts(
+        self,
+        trajectories: Any,
+        *,
+        environment: Mapping[str, Any],
+        name: str,
+        training_reward: Mapping[str, Any] | None = None,
+        split: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        bulk: bool | None = None,
+        chunk_transitions: int = CHUNK_TRANSITIONS,
+    ) -> Json:
+        """Upload trajectories (any supported form).
+
+        Large data goes through the binary bulk path, and very large data in chunks of at most
+        `chunk_transitions` appended to the same rollout set.
+        """
+        arrays = to_arrays(trajectories)
+        metadata: Json = {"name": name, "environment": dict(environment), "tags": dict(tags or {})}
+        if training_reward is not None:
+            metadata["training_reward"] = dict(training_reward)
+        if split is not None:
+            metadata["split"] = split
+        if bulk is None:
+            bulk = arrays.n_transitions > BULK_THRESHOLD_TRANSITIONS
+        if bulk:
+            first, *rest = arrays.split(chunk_transitions)
+            result = dict(
+                self._request(
+                    "POST",
+                    "/v1/rollouts/bulk",
+                    data={"metadata": json.dumps(metadata)},
+                    files={"file": ("rollouts.npz", first.to_npz(), "application/x-npz")},
+                )
+            )
+            for chunk in rest:
+                result = dict(
+                    self._request(
+                        "POST",
+                        f"/v1/rollouts/{result['id']}/chunks",
+                        files={"file": ("chunk.npz", chunk.to_npz(), "application/x-npz")},
+                    )
+                )
+            return result
+        return dict(
+            self._request(
+                "POST", "/v1/rollouts", json={**metadata, "trajectories": arrays.to_json()}
+            )
+        )
+
+    def get_rollouts(self, rollouts_id: str) -> Json:
+        """One rollout set."""
+        return dict(self._request("GET", f"/v1/rollouts/{rollouts_id}"))
+
+    def list_rollouts(
+        self,
+        *,
+        environment_id: str | None = None,
+        split: str | None = None,
+        tag: str | None = None,
+        limit: int = 50,
+    ) -> Iterator[Json]:
+        """Rollout sets, newest first."""
+        return self._pages(
+            "/v1/rollouts",
+            {"environment_id": environment_id, "split": split, "tag": tag, "limit": limit},
+        )
+
+    def delete_rollouts(self, rollouts_id: str) -> None:
+        """Delete a rollout set no inference uses."""
+        self._request("DELETE", f"/v1/rollouts/{rollouts_id}")
+
+    # inferences
+    def infer(
+        self,
+        rollouts_id: str,
+        *,
+        algorithm: str = "mce_irl",
+        reward_model: str = "linear",
+        params: Mapping[str, Any] | None = None,
+        seed: int = 0,
+    ) -> Json:
+        """Queue an inference job."""
+        body = {
+            "rollouts_id": rollouts_id,
+            "algorithm": algorithm,
+            "reward_model": reward_model,
+            "params": dict(params or {}),
+            "seed": seed,
+        }
+        return dict(self._request("POST", "/v1/inferences", json=body))
+
+    def get_inference(self, inference_id: str) -> Json:
+        """One inference: status, progress, reward and verdict."""
+        return dict(self._request("GET", f"/v1/inferences/{inference_id}"))
+
+    def list_inferences(self, *, limit: int = 50, **filters: str | None) -> Iterator[Json]:
+        """Inferences, newest first; filters: status, algorithm, verdict, environment_id,
+        rollouts_id, tag."""
+        return self._pages("/v1/inferences", {**filters, "limit": limit})
+
+    def cancel(self, inference_id: str) -> Json:
+        """Cancel a queued or running inference."""
+        return dict(self._request("POST", f"/v1/inferences/{inference_id}/cancel"))
+
+    def delete_inference(self, inference_id: str) -> None:
+        """Delete an inference and its results."""
+        self._request("DELETE", f"/v1/inferences/{inference_id}")
+
+    def reward(self, inference_id: str) -> Json:
+        """The inferred reward as a reward spec."""
+        return dict(self._request("GET", f"/v1/inferences/{inference_id}/reward"))
+
+    def divergence(self, inference_id: str, against: str | Mapping[str, Any] = "training") -> Json:
+        """The divergence report against `training`, `observed`, `environment` or a spec."""
+        if isinstance(against, str):
+            return dict(
+                self._request(
+                    "GET", f"/v1/inferences/{inference_id}/divergence", params={"against": against}
+                )
+            )
+        return dict(
+            self._request(
+                "POST", f"/v1/inferences/{inference_id}/divergence", json={"against": dict(against)}
+            )
+        )
+
+    def wait(
+        self,
+        inference_id: str,
+        *,
+        timeout: float | None = None,
+        poll: float = 1.0,
+        on_update: Callable[[Json], None] | None = None,
+    ) -> Json:
+        """Poll until the inference finishes; `on_update` sees every poll (e.g. a progress bar)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get_inference(inference_id)
+            if on_update is not None:
+                on_update(job)
+            if job["status"] in FINAL_STATUSES:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"inference {inference_id} still {job['status']}")
+            time.sleep(poll)
+
+    # comparisons
+    def compare(
+        self,
+        environment: Mapping[str, Any],
+        a: Mapping[str, Any],
+        b: Mapping[str, Any],
+        *,
+        discount: float | None = None,
+        coverage: str | Mapping[str, Any] = "uniform",
+    ) -> Json:
+        """Distances between two reward specs in one environment."""
+        body: Json = {
+            "environment": dict(environment),
+            "a": dict(a),
+            "b": dict(b),
+            "coverage": coverage,
+        }
+        if discount is not None:
+            body["discount"] = discount
+        return dict(self._request("POST", "/v1/comparisons", json=body))
+
+    # operations
+    def health(self) -> Json:
+        """Readiness of the server's database and queue."""
+        return dict(self._request("GET", "/readyz"))
+
+
+def parse_tags(pairs: Sequence[str]) -> dict[str, str]:
+    """`["k=v", ...]` as a dict."""
+    tags = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"tag {pair!r} is not key=value")
+        tags[key] = value
+    return tags

@@ -1,0 +1,1 @@
+"""Synchronous comparisons of two reward specs in one environment."""

@@ -1,0 +1,23 @@
+"""HTTP route for reward comparisons."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.auth.dependencies import CurrentKey
+from service.comparisons import service
+from service.comparisons.schemas import ComparisonCreate, ComparisonPublic
+from service.core.deps import SettingsDep, UowDep
+from service.core.errors import problem_responses
+
+router = APIRouter(
+    prefix="/v1/comparisons", tags=["comparisons"], responses=problem_responses(401, 404, 413, 422)
+)
+
+
+@router.post("", response_model=ComparisonPublic)
+def create_comparison(
+    body: ComparisonCreate, key: CurrentKey, uow: UowDep, settings: SettingsDep
+) -> ComparisonPublic:
+    """Shaping-invariant distances between two rewards, computed now (tabular environments)."""
+    return service.compare(uow.session, key.project_id, body, settings)

@@ -1,0 +1,50 @@
+"""Request and response models for reward comparisons."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.environments.schemas import ENVIRONMENT_DESCRIPTION
+
+
+class RolloutsCoverage(BaseModel):
+    """Weight transitions by how often a rollout set visited them."""
+
+    model_config = ConfigDict(extra="forbid")
+    rollouts_id: str = Field(max_length=40)
+
+
+class ComparisonCreate(BaseModel):
+    """Two reward specs to compare in one environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    environment: dict[str, Any] = Field(description=ENVIRONMENT_DESCRIPTION)
+    a: dict[str, Any] = Field(description="A reward spec.")
+    b: dict[str, Any] = Field(description="A reward spec.")
+    discount: float | None = Field(
+        default=None, gt=0, le=1, description="Defaults to the environment's discount."
+    )
+    coverage: Literal["uniform", "transitions"] | RolloutsCoverage = Field(
+        default="uniform",
+        description="`uniform` over S×A×S, `transitions` (uniform (s, a), then s' ~ T), or "
+        '`{"rollouts_id": ...}` (the visited transitions).',
+    )
+
+
+class ComparisonPublic(BaseModel):
+    """Distances in [0, 1] (docs/metrics.md); a metric that does not apply is null."""
+
+    epic: float | None
+    dard: float | None = None
+    starc: float | None = None
+    pearson: float | None = Field(
+        default=None, description="Of the raw rewards on visited transitions (rollouts coverage)."
+    )
+    regret: float | None = Field(
+        default=None, description="Regret of optimising `b` when `a` is the true reward."
+    )
+    discount: float
+    coverage: str

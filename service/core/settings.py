@@ -1,0 +1,91 @@
+"""Service settings, read from `MESASCOPE_*` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_GYM_ALLOW_LIST: tuple[str, ...] = (
+    "mesascope/*",
+    "seals/*",
+    "CartPole-v1",
+    "MountainCar-v0",
+    "Acrobot-v1",
+    "Pendulum-v1",
+)
+
+
+class Settings(BaseSettings):
+    """Everything configurable about one mesascope deployment."""
+
+    model_config = SettingsConfigDict(env_prefix="MESASCOPE_", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("./mesascope-data")
+    database_url: str = ""
+    queue_url: str = ""
+
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    max_bulk_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    max_transitions: int = Field(default=10_000_000, ge=1)
+    max_states: int = Field(default=100_000, ge=1)
+    allowed_gym_ids: Annotated[tuple[str, ...], NoDecode] = DEFAULT_GYM_ALLOW_LIST
+
+    lease_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    reaper_interval_seconds: float = Field(default=10.0, gt=0)
+    requeue_stale_after_seconds: float = Field(default=300.0, gt=0)
+    torch_threads: int = Field(default=1, ge=1)
+    bootstrap_resamples: int = Field(default=20, ge=0, le=1000)
+    session_secret: SecretStr | None = Field(
+        default=None, description="Signs dashboard sessions; else a key file in data_dir."
+    )
+
+    @field_validator("allowed_gym_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Accept a comma-separated string from the environment."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _fill_embedded_defaults(self) -> Settings:
+        """Point the database and queue at SQLite files under `data_dir` unless configured."""
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'mesascope.db').resolve()}"
+        if not self.queue_url:
+            self.queue_url = f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"
+        if self.database_url.startswith("postgresql://"):
+            self.database_url = "postgresql+psycopg://" + self.database_url.removeprefix(
+                "postgresql://"
+            )
+        if not self.queue_url.startswith(("sqlite:///", "redis://", "rediss://")):
+            raise ValueError(
+                "MESASCOPE_QUEUE_URL must start with sqlite:///, redis:// or rediss://"
+            )
+        if self.environment == "production" and self.lease_seconds < 5:
+            raise ValueError(
+                "MESASCOPE_LEASE_SECONDS below 5 s would reap healthy jobs in production"
+            )
+        if self.environment == "production" and not self.is_sqlite and not self.session_secret:
+            raise ValueError(
+                "set MESASCOPE_SESSION_SECRET: API machines sharing a database must sign "
+                "dashboard sessions with the same secret"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

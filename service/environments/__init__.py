@@ -1,0 +1,1 @@
+"""Environment specs: tabular MDPs and allow-listed gymnasium ids."""

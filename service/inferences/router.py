@@ -1,0 +1,140 @@
+"""HTTP routes for inference jobs and their divergence reports."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from service.auth.dependencies import CurrentKey
+from service.core.deps import SettingsDep, UowDep
+from service.core.errors import problem_responses
+from service.core.metrics import JOBS_SUBMITTED
+from service.core.pagination import CursorQuery, LimitQuery, page_of
+from service.inferences import repository, service
+from service.inferences.schemas import (
+    DivergencePublic,
+    DivergenceRequest,
+    InferenceCreate,
+    InferenceDetail,
+    InferenceList,
+    InferencePublic,
+    Status,
+    Verdict,
+)
+from service.rollouts.router import TagQuery, parse_tag
+
+router = APIRouter(
+    prefix="/v1/inferences", tags=["inferences"], responses=problem_responses(401, 422)
+)
+
+
+def _detail(uow: UowDep, row: Any) -> InferenceDetail:
+    return service.to_detail(row, repository.rewards_for(uow.session, [row.id]).get(row.id))
+
+
+@router.post("", status_code=202, response_model=InferencePublic, responses=problem_responses(413))
+def create_inference(
+    body: InferenceCreate, key: CurrentKey, uow: UowDep, request: Request, settings: SettingsDep
+) -> InferencePublic:
+    """Queue an IRL job; poll `GET /v1/inferences/{id}` for its status and progress."""
+    row = service.create(uow.session, key.project_id, body, settings)
+    enqueue = request.app.state.enqueue
+    uow.after_commit.append(lambda: enqueue(row.id))
+    JOBS_SUBMITTED.labels(algorithm=body.algorithm).inc()
+    return service.to_public(row)
+
+
+@router.get("", response_model=InferenceList)
+def list_inferences(
+    key: CurrentKey,
+    uow: UowDep,
+    status: Status | None = None,
+    algorithm: str | None = None,
+    verdict: Verdict | None = None,
+    environment_id: str | None = None,
+    rollouts_id: str | None = None,
+    tag: TagQuery = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+) -> dict[str, Any]:
+    """The project's inferences, newest first, with filters."""
+    filters = {
+        "status": status,
+        "algorithm": algorithm,
+        "verdict": verdict,
+        "environment_id": environment_id,
+        "rollouts_id": rollouts_id,
+    }
+    rows = repository.list_page(
+        uow.session, key.project_id, filters=filters, tag=parse_tag(tag), cursor=cursor, limit=limit
+    )
+    rewards = repository.rewards_for(uow.session, [r.id for r in rows[:limit]])
+    return page_of(rows, limit, lambda r: service.to_public(r, rewards.get(r.id)))
+
+
+@router.get("/{inference_id}", response_model=InferenceDetail, responses=problem_responses(404))
+def get_inference(inference_id: str, key: CurrentKey, uow: UowDep) -> InferenceDetail:
+    """One inference: status, progress, and once succeeded its reward and verdict."""
+    return _detail(uow, service.get_row(uow.session, key.project_id, inference_id))
+
+
+@router.post(
+    "/{inference_id}/cancel",
+    status_code=202,
+    response_model=InferenceDetail,
+    responses=problem_responses(404, 409),
+)
+def cancel_inference(inference_id: str, key: CurrentKey, uow: UowDep) -> InferenceDetail:
+    """Cancel a queued job, or stop a running one between training iterations."""
+    return _detail(uow, service.cancel(uow.session, key.project_id, inference_id))
+
+
+@router.delete("/{inference_id}", status_code=204, responses=problem_responses(404))
+def delete_inference(inference_id: str, key: CurrentKey, uow: UowDep) -> Response:
+    """Delete an inference and its results."""
+    service.delete(uow.session, key.project_id, inference_id)
+    return Response(status_code=204)
+
+
+@router.get("/{inference_id}/reward", responses=problem_responses(404, 409))
+def get_reward(inference_id: str, key: CurrentKey, uow: UowDep) -> dict[str, Any]:
+    """The inferred reward as a reward spec (usable anywhere a reward spec is accepted)."""
+    row = service.get_row(uow.session, key.project_id, inference_id)
+    spec = repository.rewards_for(uow.session, [row.id]).get(row.id)
+    if spec is None:
+        raise service.ConflictError(f"inference {inference_id!r} is {row.status}; no reward yet")
+    return spec
+
+
+@router.get(
+    "/{inference_id}/divergence",
+    response_model=DivergencePublic,
+    responses=problem_responses(404, 409),
+)
+def get_divergence(
+    inference_id: str,
+    key: CurrentKey,
+    uow: UowDep,
+    settings: SettingsDep,
+    against: Annotated[
+        Literal["training", "observed", "environment"], Query(description="The reference reward.")
+    ] = "training",
+) -> dict[str, Any]:
+    """The inferred utility against a reference reward: distances, returns and the verdict."""
+    return service.divergence(uow.session, key.project_id, inference_id, against, settings)
+
+
+@router.post(
+    "/{inference_id}/divergence",
+    response_model=DivergencePublic,
+    responses=problem_responses(404, 409, 413),
+)
+def post_divergence(
+    inference_id: str, body: DivergenceRequest, key: CurrentKey, uow: UowDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """The inferred utility against any reward spec (not stored)."""
+    row = service.get_row(uow.session, key.project_id, inference_id)
+    return service.custom_divergence(
+        uow.session, key.project_id, row, body.against, settings, loc="against"
+    )

@@ -1,0 +1,111 @@
+"""Request and response models for inferences and their divergence reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+Verdict = Literal["generalises", "capability_failure", "goal_misgeneralization", "inconclusive"]
+
+
+class InferenceCreate(BaseModel):
+    """Start an IRL job on a rollout set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rollouts_id: str = Field(max_length=40)
+    algorithm: Literal["mce_irl"] = Field(
+        description="`mce_irl`: maximum causal entropy IRL for tabular environments."
+    )
+    reward_model: Literal["linear", "tabular", "mlp"] = Field(
+        default="linear",
+        description="`linear` over the environment's features, `tabular` (one value per state) "
+        "or `mlp` (a small network over the features).",
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Algorithm settings.")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class RewardPublic(BaseModel):
+    """The inferred reward: a reward spec plus, for linear models, its feature weights."""
+
+    kind: str
+    feature_weights: dict[str, float] | None = None
+    bias: float | None = None
+    values: list[Any] | None = None
+
+
+class InferencePublic(BaseModel):
+    """An inference job and, once it has succeeded, its reward and verdict."""
+
+    id: str
+    rollouts_id: str
+    environment_id: str
+    algorithm: str
+    reward_model: str
+    params: dict[str, Any]
+    seed: int
+    status: Status
+    progress: float
+    error: str | None = None
+    attempts: int
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    reward: RewardPublic | None = None
+    verdict: Verdict | None = None
+    epic: float | None = Field(default=None, description="EPIC distance to the training reward.")
+
+
+class InferenceDetail(InferencePublic):
+    """One inference with its training curve and job log."""
+
+    curve: list[dict[str, float]] | None = Field(
+        default=None, description="Per logged iteration: occupancy gap, gradient norm, ..."
+    )
+    log: list[str] | None = Field(default=None, description="What the worker did, in order.")
+
+
+class InferenceList(BaseModel):
+    """A page of inferences, newest first."""
+
+    items: list[InferencePublic]
+    next_cursor: str | None
+
+
+class GoalDirectednessPublic(BaseModel):
+    """How much better the fitted soft-optimal model explains the behaviour than random."""
+
+    log_likelihood_ratio_per_step: float
+    p_value: float
+    optimisation_power_bits: float | None = None
+    model_config = ConfigDict(extra="allow")
+
+
+class DivergencePublic(BaseModel):
+    """The inferred utility compared with a reference reward, and the verdict."""
+
+    inference_id: str
+    against: dict[str, Any]
+    metrics: dict[str, float | None]
+    returns: dict[str, float | None]
+    goal_directedness: GoalDirectednessPublic | None
+    verdict: Verdict
+    explanation: str
+    uncertainty: dict[str, Any] | None
+    identifiability: dict[str, Any] | None = Field(
+        default=None, description="Features the rollouts cannot tell apart."
+    )
+    model_config = ConfigDict(extra="allow")
+
+
+class DivergenceRequest(BaseModel):
+    """Compare an inference's reward with any reward spec."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    against: dict[str, Any] = Field(description="A reward spec.")

@@ -1,0 +1,1 @@
+"""Turning reward specs (tabular, linear, environment, observed, inference) into arrays."""

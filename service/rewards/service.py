@@ -1,0 +1,103 @@
+"""Resolve any reward spec to a concrete tabular or linear reward for one environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from irl.environments import TabularMDP
+from irl.errors import InvalidInputError, Problem
+from irl.rewards import (
+    EnvironmentReward,
+    InferenceReward,
+    LinearReward,
+    ObservedReward,
+    RewardSpec,
+    TabularReward,
+    parse_reward_spec,
+)
+from irl.trajectories import TrajectorySet
+from service.core.errors import invalid_input
+from service.core.models import Inference, InferredReward
+
+ConcreteReward = TabularReward | LinearReward
+
+
+def parse(spec: Any, *, loc: str, mdp: TabularMDP | None) -> RewardSpec:
+    """Validate a reward spec against the environment (422 naming the field)."""
+    if not isinstance(spec, Mapping):
+        raise invalid_input(InvalidInputError([Problem(loc, "expected a reward spec object")]))
+    try:
+        return parse_reward_spec(spec, loc=loc, mdp=mdp)
+    except InvalidInputError as exc:
+        raise invalid_input(exc) from exc
+
+
+def _fail(loc: str, msg: str) -> Exception:
+    return invalid_input(InvalidInputError([Problem(loc, msg)]))
+
+
+def observed_reward(mdp: TabularMDP, trajectories: TrajectorySet, *, loc: str) -> TabularReward:
+    """Recorded `rews` averaged per visited (s, a, s'); unvisited ones get the overall mean."""
+    if trajectories.rews is None:
+        raise _fail(loc, "`observed` needs rollouts that recorded `rews`")
+    s, a, s_next = trajectories.transitions()
+    flat = (s * mdp.n_actions + a) * mdp.n_states + s_next
+    size = mdp.n_states * mdp.n_actions * mdp.n_states
+    totals = np.bincount(flat, weights=trajectories.rews, minlength=size)
+    counts = np.bincount(flat, minlength=size)
+    values = np.full(size, float(trajectories.rews.mean()))
+    seen = counts > 0
+    values[seen] = totals[seen] / counts[seen]
+    return TabularReward(values.reshape(mdp.n_states, mdp.n_actions, mdp.n_states))
+
+
+def inferred_reward_spec(
+    session: Session, project_id: str, inference_id: str, *, loc: str
+) -> dict[str, Any]:
+    """The stored reward spec of the project's succeeded inference."""
+    row = session.execute(
+        select(Inference.status, InferredReward.spec)
+        .join(InferredReward, InferredReward.inference_id == Inference.id, isouter=True)
+        .where(Inference.id == inference_id, Inference.project_id == project_id)
+    ).first()
+    if row is None:
+        raise _fail(f"{loc}.id", f"unknown inference {inference_id!r}")
+    if row.status != "succeeded" or row.spec is None:
+        raise _fail(
+            f"{loc}.id", f"inference {inference_id!r} has status {row.status!r}, not succeeded"
+        )
+    return dict(row.spec)
+
+
+def concrete(
+    session: Session,
+    project_id: str,
+    spec: RewardSpec,
+    *,
+    mdp: TabularMDP,
+    trajectories: TrajectorySet | None,
+    loc: str,
+) -> ConcreteReward:
+    """A tabular or linear reward for `mdp`, whatever kind of spec was given."""
+    if isinstance(spec, TabularReward | LinearReward):
+        return spec
+    if isinstance(spec, EnvironmentReward):
+        if mdp.reward is None:
+            raise _fail(loc, "the environment has no reward of its own")
+        return concrete(session, project_id, mdp.reward, mdp=mdp, trajectories=None, loc=loc)
+    if isinstance(spec, ObservedReward):
+        if trajectories is None:
+            raise _fail(loc, "`observed` needs a rollout set in scope")
+        return observed_reward(mdp, trajectories, loc=loc)
+    if isinstance(spec, InferenceReward):
+        stored = inferred_reward_spec(session, project_id, spec.id, loc=loc)
+        parsed = parse(stored, loc=loc, mdp=mdp)
+        if not isinstance(parsed, TabularReward | LinearReward):
+            raise _fail(loc, "the inference's reward cannot be evaluated in this environment")
+        return parsed
+    raise _fail(loc, f"unsupported reward kind {type(spec).__name__}")

@@ -1,0 +1,1 @@
+"""Rollout sets: uploaded trajectories of an agent in one environment."""

@@ -1,0 +1,61 @@
+"""Request and response models for rollout sets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.environments.schemas import ENVIRONMENT_DESCRIPTION
+
+TRAJECTORY_DESCRIPTION = (
+    "`obs` (len(acts)+1 state indices, or vectors), `acts`, optional `rews` (len(acts)) and "
+    "`terminal`. Minari names (`observations`, `actions`, `rewards`, `terminations`, "
+    "`truncations`) are accepted as aliases."
+)
+
+
+class RolloutsMetadata(BaseModel):
+    """Everything about a rollout set but its trajectories."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    environment: dict[str, Any] = Field(description=ENVIRONMENT_DESCRIPTION)
+    training_reward: dict[str, Any] | None = Field(
+        default=None, description="The reward the agent was trained on (a reward spec)."
+    )
+    split: str | None = Field(default=None, max_length=50, description="e.g. `train` or `test`.")
+    tags: dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=200)]] = (
+        Field(default_factory=dict, max_length=50)
+    )
+
+
+class RolloutsCreate(RolloutsMetadata):
+    """A set of trajectories of one agent in one environment."""
+
+    trajectories: list[dict[str, Any]] = Field(min_length=1, description=TRAJECTORY_DESCRIPTION)
+
+
+class RolloutsPublic(BaseModel):
+    """A stored rollout set (its arrays are not echoed back)."""
+
+    id: str
+    name: str
+    environment_id: str
+    split: str | None
+    tags: dict[str, str]
+    training_reward: dict[str, Any] | None
+    n_trajectories: int
+    n_transitions: int
+    statistics: dict[str, Any]
+    identifiability: dict[str, Any] | None
+    created_at: datetime
+
+
+class RolloutsList(BaseModel):
+    """A page of rollout sets, newest first."""
+
+    items: list[RolloutsPublic]
+    next_cursor: str | None

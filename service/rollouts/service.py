@@ -1,0 +1,295 @@
+"""Validating and storing rollout sets (in one or more chunks); loading them for workers."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from irl.environments import TabularMDP
+from irl.errors import InvalidInputError
+from irl.identifiability import identifiability
+from irl.rewards import LinearReward, TabularReward, reward_array, reward_to_spec
+from irl.trajectories import (
+    TrajectorySet,
+    check_tabular,
+    concatenate,
+    from_npz_bytes,
+    parse_trajectories,
+    to_npz_bytes,
+)
+from service.core import artifacts
+from service.core.errors import ConflictError, NotFoundError, invalid_input
+from service.core.models import RolloutSet
+from service.core.settings import Settings
+from service.environments import service as environments
+from service.rewards import service as rewards
+from service.rollouts import repository
+from service.rollouts.schemas import RolloutsCreate, RolloutsMetadata, RolloutsPublic
+
+NPZ_MEDIA_TYPE = "application/x-npz"
+
+
+def _returns(values: np.ndarray, ts: TrajectorySet, discount: float) -> np.ndarray:
+    """Discounted return of each trajectory from per-transition rewards (N,) -> (n_traj,)."""
+    discounted = values * discount**ts.timesteps
+    return np.bincount(ts.trajectory_of_transition, weights=discounted, minlength=ts.n_trajectories)
+
+
+def _per_trajectory(
+    ts: TrajectorySet, mdp: TabularMDP | None, training: TabularReward | LinearReward | None
+) -> dict[str, np.ndarray]:
+    """Per-trajectory numbers of one chunk (small: one value per trajectory)."""
+    discount = mdp.discount if mdp is not None else 1.0
+    parts = {"lengths": ts.lengths, "terminal": ts.terminal}
+    if ts.rews is not None:
+        parts["observed_return"] = _returns(ts.rews, ts, discount)
+    if mdp is not None and training is not None:
+        s, a, s_next = ts.transitions()
+        parts["training_return"] = _returns(reward_array(training, mdp)[s, a, s_next], ts, discount)
+    return parts
+
+
+def summarise(
+    chunks: Iterator[TrajectorySet],
+    mdp: TabularMDP | None,
+    training: TabularReward | LinearReward | None,
+) -> dict[str, Any]:
+    """Counts, statistics and identifiability, reading one chunk at a time."""
+    parts: list[dict[str, np.ndarray]] = []
+    visits = np.zeros(mdp.n_states, dtype=np.int64) if mdp is not None else None
+    for ts in chunks:
+        parts.append(_per_trajectory(ts, mdp, training))
+        if mdp is not None and visits is not None:
+            visits += ts.state_visits(mdp.n_states)
+    merged = {
+        key: np.concatenate([p[key] for p in parts])
+        for key in parts[0]
+        if all(key in p for p in parts)
+    }
+    lengths = merged["lengths"]
+    stats: dict[str, Any] = {
+        "mean_length": float(lengths.mean()),
+        "min_length": int(lengths.min()),
+        "max_length": int(lengths.max()),
+        "terminal_fraction": float(merged["terminal"].mean()),
+    }
+    for key in ("observed_return", "training_return"):
+        if key in merged:
+            stats[key] = {"mean": float(merged[key].mean()), "std": float(merged[key].std())}
+    report = None
+    if mdp is not None and visits is not None:
+        report = identifiability(mdp.features, mdp.feature_names, visits).to_dict()
+    return {
+        "n_trajectories": int(lengths.size),
+        "n_transitions": int(lengths.sum()),
+        "statistics": stats,
+        "identifiability": report,
+    }
+
+
+def create(
+    session: Session, project_id: str, body: RolloutsCreate, settings: Settings
+) -> RolloutSet:
+    """Validate a JSON upload whole, then store it (nothing is stored on any error)."""
+    try:
+        ts = parse_trajectories(body.trajectories, max_transitions=settings.max_transitions)
+    except InvalidInputError as exc:
+        raise invalid_input(exc) from exc
+    return _store(session, project_id, body, ts, settings, loc="trajectories")
+
+
+def create_bulk(
+    session: Session,
+    project_id: str,
+    metadata: RolloutsMetadata,
+    data: BinaryIO,
+    settings: Settings,
+) -> RolloutSet:
+    """Validate a binary (pickle-free .npz) upload, then store the archive as sent."""
+    # The archive is parsed in the call itself so `_store` holds the only reference to the arrays
+    # and can drop them before the blob is written (peak memory: bytes + arrays, not more).
+    return _store(
+        session,
+        project_id,
+        metadata,
+        _parse_archive(data, settings),
+        settings,
+        loc="file",
+        archive=data,
+    )
+
+
+def _parse_archive(data: BinaryIO, settings: Settings) -> TrajectorySet:
+    data.seek(0)
+    try:
+        return from_npz_bytes(data, loc="file", max_transitions=settings.max_transitions)
+    except InvalidInputError as exc:
+        raise invalid_input(exc) from exc
+
+
+def _check(ts: TrajectorySet, mdp: TabularMDP | None, loc: str) -> None:
+    if mdp is None:
+        return
+    try:
+        check_tabular(ts, mdp, loc=loc)
+    except InvalidInputError as exc:
+        raise invalid_input(exc) from exc
+
+
+def _training(
+    session: Session,
+    project_id: str,
+    spec: dict[str, Any] | None,
+    mdp: TabularMDP | None,
+    ts: TrajectorySet | None,
+) -> TabularReward | LinearReward | None:
+    """The concrete training reward of a rollout set, where it can be evaluated."""
+    if spec is None or mdp is None or (spec.get("kind") == "observed" and ts is None):
+        return None
+    parsed = rewards.parse(spec, loc="training_reward", mdp=mdp)
+    return rewards.concrete(
+        session, project_id, parsed, mdp=mdp, trajectories=ts, loc="training_reward"
+    )
+
+
+def _store(
+    session: Session,
+    project_id: str,
+    metadata: RolloutsMetadata,
+    ts: TrajectorySet,
+    settings: Settings,
+    *,
+    loc: str,
+    archive: BinaryIO | None = None,
+) -> RolloutSet:
+    """Check the trajectories against the environment and training reward, then store all."""
+    env_row, model = environments.resolve(session, project_id, metadata.environment, settings)
+    mdp = model if isinstance(model, TabularMDP) else None
+    _check(ts, mdp, loc)
+    training_spec = None
+    if metadata.training_reward is not None:
+        training_spec = reward_to_spec(
+            rewards.parse(metadata.training_reward, loc="training_reward", mdp=mdp)
+        )
+    training = _training(session, project_id, training_spec, mdp, ts)
+    summary = summarise(iter([ts]), mdp, training)
+    source: BinaryIO = io.BytesIO(to_npz_bytes(ts)) if archive is None else archive
+    del ts  # storing the archive needs no arrays: free them first
+    row = repository.add(
+        session,
+        tags=metadata.tags,
+        project_id=project_id,
+        environment_id=env_row.id,
+        name=metadata.name,
+        split=metadata.split,
+        training_reward=training_spec,
+        **summary,
+    )
+    _add_chunk(
+        session, project_id, row.id, source, summary["n_trajectories"], summary["n_transitions"]
+    )
+    return row
+
+
+def _add_chunk(
+    session: Session,
+    project_id: str,
+    rollouts_id: str,
+    source: BinaryIO,
+    n_trajectories: int,
+    n_transitions: int,
+) -> None:
+    artifact_id = artifacts.put_file(
+        session, project_id=project_id, media_type=NPZ_MEDIA_TYPE, source=source
+    )
+    repository.add_chunk(
+        session,
+        rollouts_id,
+        artifact_id=artifact_id,
+        n_trajectories=n_trajectories,
+        n_transitions=n_transitions,
+    )
+
+
+def append_chunk(
+    session: Session, project_id: str, rollouts_id: str, data: BinaryIO, settings: Settings
+) -> RolloutSet:
+    """Add more trajectories (an .npz chunk) to a rollout set no inference uses yet."""
+    row = get_row(session, project_id, rollouts_id)
+    if repository.count_inferences(session, row.id):
+        raise ConflictError(
+            f"rollout set {rollouts_id!r} already has inferences; upload a new rollout set instead"
+        )
+    ts = _parse_archive(data, settings)
+    if row.n_transitions + ts.n_transitions > settings.max_transitions:
+        raise ConflictError(
+            f"rollout set {rollouts_id!r} would exceed "
+            f"{settings.max_transitions} transitions (MESASCOPE_MAX_TRANSITIONS)"
+        )
+    model = environments.load(
+        environments.get_row(session, project_id, row.environment_id, with_spec=True), settings
+    )
+    mdp = model if isinstance(model, TabularMDP) else None
+    _check(ts, mdp, "file")
+    n_trajectories, n_transitions = ts.n_trajectories, ts.n_transitions
+    del ts
+    _add_chunk(session, project_id, row.id, data, n_trajectories, n_transitions)
+    training = _training(session, project_id, row.training_reward, mdp, None)
+    for field, value in summarise(_chunks(session, row), mdp, training).items():
+        setattr(row, field, value)
+    session.flush()
+    return row
+
+
+def _chunks(session: Session, row: RolloutSet) -> Iterator[TrajectorySet]:
+    """The rollout set's chunks, loaded one at a time."""
+    for artifact_id in repository.chunk_artifacts(session, row.id):
+        yield from_npz_bytes(artifacts.get_bytes(session, artifact_id))
+
+
+def get_row(session: Session, project_id: str, rollouts_id: str) -> RolloutSet:
+    """The project's rollout set, or 404."""
+    row = repository.get(session, project_id, rollouts_id)
+    if row is None:
+        raise NotFoundError(f"rollout set {rollouts_id!r} not found")
+    return row
+
+
+def load_trajectories(session: Session, row: RolloutSet) -> TrajectorySet:
+    """All of the rollout set's arrays (pickle-free npz chunks, concatenated)."""
+    return concatenate(list(_chunks(session, row)))
+
+
+def delete(session: Session, project_id: str, rollouts_id: str) -> None:
+    """Delete a rollout set unless inferences still use it (409)."""
+    row = get_row(session, project_id, rollouts_id)
+    used = repository.count_inferences(session, row.id)
+    if used:
+        raise ConflictError(
+            f"rollout set {rollouts_id!r} is used by {used} inference(s); delete them first"
+        )
+    artifact_ids = repository.chunk_artifacts(session, row.id)
+    repository.remove(session, row)
+    for artifact_id in artifact_ids:
+        artifacts.remove(session, artifact_id)
+
+
+def to_public(row: RolloutSet) -> RolloutsPublic:
+    """The API view of a rollout set row."""
+    return RolloutsPublic(
+        id=row.id,
+        name=row.name,
+        environment_id=row.environment_id,
+        split=row.split,
+        tags=dict(row.tags),
+        training_reward=row.training_reward,
+        n_trajectories=row.n_trajectories,
+        n_transitions=row.n_transitions,
+        statistics=row.statistics,
+        identifiability=row.identifiability,
+        created_at=row.created_at,
+    )

@@ -195,10 +195,13 @@ def _upload(
     tags: list[str],
     as_json: bool,
 ) -> None:
+    from rich.progress import Progress
+
     from service.client import parse_tags
     from service.formats import environment_ref, reward_spec
 
-    with _client() as client:
+    with _client() as client, Progress(transient=True, disable=as_json) as bar:
+        task = bar.add_task("uploading", total=arrays.n_transitions)
         result = _call(
             lambda: client.upload_rollouts(
                 arrays,
@@ -207,6 +210,7 @@ def _upload(
                 training_reward=reward_spec(training_reward) if training_reward else None,
                 split=split,
                 tags=parse_tags(tags),
+                on_progress=lambda sent, total: bar.update(task, completed=sent),
             )
         )
     _emit(result, as_json, lambda: typer.echo(result["id"]))

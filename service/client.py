@@ -237,13 +237,16 @@ class MesascopeClient:
         tags: Mapping[str, str] | None = None,
         bulk: bool | None = None,
         chunk_transitions: int = CHUNK_TRANSITIONS,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> Json:
         """Upload trajectories (any supported form).
 
         Large data goes through the binary bulk path, and very large data in chunks of at most
-        `chunk_transitions` appended to the same rollout set.
+        `chunk_transitions` appended to the same rollout set. `on_progress(sent, total)` is called
+        with transition counts after each request.
         """
         arrays = to_arrays(trajectories)
+        report = on_progress or (lambda sent, total: None)
         metadata: Json = {"name": name, "environment": dict(environment), "tags": dict(tags or {})}
         if training_reward is not None:
             metadata["training_reward"] = dict(training_reward)
@@ -253,6 +256,7 @@ class MesascopeClient:
             bulk = arrays.n_transitions > BULK_THRESHOLD_TRANSITIONS
         if bulk:
             first, *rest = arrays.split(chunk_transitions)
+            sent = first.n_transitions
             result = dict(
                 self._request(
                     "POST",
@@ -261,6 +265,7 @@ class MesascopeClient:
                     files={"file": ("rollouts.npz", first.to_npz(), "application/x-npz")},
                 )
             )
+            report(sent, arrays.n_transitions)
             for chunk in rest:
                 result = dict(
                     self._request(
@@ -269,12 +274,16 @@ class MesascopeClient:
                         files={"file": ("chunk.npz", chunk.to_npz(), "application/x-npz")},
                     )
                 )
+                sent += chunk.n_transitions
+                report(sent, arrays.n_transitions)
             return result
-        return dict(
+        result = dict(
             self._request(
                 "POST", "/v1/rollouts", json={**metadata, "trajectories": arrays.to_json()}
             )
         )
+        report(arrays.n_transitions, arrays.n_transitions)
+        return result
 
     def get_rollouts(self, rollouts_id: str) -> Json:
         """One rollout set."""

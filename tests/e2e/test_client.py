@@ -233,9 +233,12 @@ def test_chunked_upload_holds_every_transition(server: Server) -> None:
     spec, items = _gridworld(4)
     with MesascopeClient(server.url, server.key) as client:
         env_id = client.create_environment(spec)["id"]
+        progress: list[tuple[int, int]] = []
         result = client.upload_rollouts(
-            items, environment={"id": env_id}, name="chunked", bulk=True, chunk_transitions=20
+            items, environment={"id": env_id}, name="chunked", bulk=True, chunk_transitions=20,
+            on_progress=lambda sent, total: progress.append((sent, total)),
         )
+    assert progress == [(16 * (i + 1), 96) for i in range(6)]
     lengths = [len(t["acts"]) for t in items]
     assert result["n_trajectories"] == len(items)
     assert result["n_transitions"] == sum(lengths)

@@ -34,7 +34,7 @@ _MAZE_SEEDS = 2**31
 class MazeEnv(gym.Env[np.ndarray, np.int64]):
     """A fixed maze (`maze_seed` or `maze` given) or a new maze per reset from `distribution`."""
 
-    metadata = {"render_modes": ["ansi"]}  # noqa: RUF012 (declared an instance variable by gym.Env)
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012 (declared an instance variable by gym.Env)
 
     def __init__(
         self,

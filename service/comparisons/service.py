@@ -15,7 +15,7 @@ from service.comparisons.schemas import ComparisonCreate, ComparisonPublic, Roll
 from service.core.errors import invalid_input
 from service.core.settings import Settings
 from service.environments import service as environments
-from service.inferences.service import reportable
+from service.inferences.compute import reportable
 from service.rewards import service as rewards
 from service.rollouts import service as rollouts
 

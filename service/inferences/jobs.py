@@ -26,7 +26,7 @@ from service.core.metrics import JOBS_FINISHED, JOBS_REAPED
 from service.core.models import utcnow
 from service.core.settings import Settings
 from service.inferences import repository
-from service.inferences.service import InferenceOutcome, compute, store_outcome
+from service.inferences.compute import InferenceOutcome, compute, store_outcome
 
 log = logging.getLogger(__name__)
 

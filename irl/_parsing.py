@@ -143,6 +143,8 @@ def as_str(value: Any, loc: str, *, max_length: int = 200) -> str:
         raise InvalidInputError.at(loc, "must not be empty")
     if len(value) > max_length:
         raise InvalidInputError.at(loc, f"length {len(value)} exceeds the limit {max_length}")
+    if "\x00" in value:
+        raise InvalidInputError.at(loc, "must not contain NUL characters")
     return value
 
 

@@ -1,5 +1,14 @@
-"""Environments: tabular MDPs with known dynamics and gymnasium references."""
+"""Environments: tabular MDPs with known dynamics, gymnasium references, and the maze suite."""
 
+from irl.environments.maze import (
+    DISTRIBUTIONS,
+    FEATURE_NAMES,
+    ColouredCell,
+    Distribution,
+    Maze,
+    generate_maze,
+)
+from irl.environments.maze_gym import MAZE_ID_PATTERN, MAZE_IDS, MazeEnv, register_mazes
 from irl.environments.tabular import (
     GymnasiumEnvSpec,
     Layout,
@@ -8,4 +17,22 @@ from irl.environments.tabular import (
     parse_tabular_mdp,
 )
 
-__all__ = ["GymnasiumEnvSpec", "Layout", "TabularMDP", "parse_environment", "parse_tabular_mdp"]
+register_mazes()
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "FEATURE_NAMES",
+    "MAZE_IDS",
+    "MAZE_ID_PATTERN",
+    "ColouredCell",
+    "Distribution",
+    "GymnasiumEnvSpec",
+    "Layout",
+    "Maze",
+    "MazeEnv",
+    "TabularMDP",
+    "generate_maze",
+    "parse_environment",
+    "parse_tabular_mdp",
+    "register_mazes",
+]

@@ -73,7 +73,9 @@ def pendulum_reward(
     s = np.asarray(obs, dtype=np.float64).reshape(len(obs), -1)
     theta = np.arctan2(s[:, 1], s[:, 0])
     torque = np.clip(
-        np.asarray(acts, dtype=np.float64).reshape(len(obs)), -PENDULUM_MAX_TORQUE, PENDULUM_MAX_TORQUE
+        np.asarray(acts, dtype=np.float64).reshape(len(obs)),
+        -PENDULUM_MAX_TORQUE,
+        PENDULUM_MAX_TORQUE,
     )
     return -(theta**2 + 0.1 * s[:, 2] ** 2 + 0.001 * torque**2)
 

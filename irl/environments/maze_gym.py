@@ -48,9 +48,10 @@ class MazeEnv(gym.Env[np.ndarray, np.int64]):
         """Build the spaces; a fixed maze is generated now, distribution mazes at each reset."""
         if render_mode not in (None, "ansi"):
             raise InvalidInputError.at("render_mode", "only `ansi` rendering is supported")
+        if maze is None:
+            check_maze_arguments(size=size, distribution=distribution)
         if maze is None and maze_seed is not None:
             maze = generate_maze(size=size, distribution=distribution, seed=maze_seed)
-        check_maze_arguments(size=size, distribution=distribution)
         self.distribution: Distribution = maze.distribution if maze else distribution
         self.size = maze.size if maze else size
         self.fixed = maze is not None

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.core.types import ResourceId
 from service.environments.schemas import ENVIRONMENT_DESCRIPTION
 
 
@@ -13,7 +14,7 @@ class RolloutsCoverage(BaseModel):
     """Weight transitions by how often a rollout set visited them."""
 
     model_config = ConfigDict(extra="forbid")
-    rollouts_id: str = Field(max_length=40)
+    rollouts_id: ResourceId
 
 
 class ComparisonCreate(BaseModel):

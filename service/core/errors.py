@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from irl.errors import InvalidInputError, Problem
@@ -121,11 +122,18 @@ def _loc_string(loc: Sequence[Any]) -> str:
     return text or str(loc[0] if loc else "body")
 
 
+def _problem(err: dict[str, Any]) -> Problem:
+    """One FastAPI validation error as a problem item (JSON syntax errors point at the body)."""
+    if err.get("type") == "json_invalid":
+        position = err.get("loc", ("body", "?"))[-1]
+        reason = (err.get("ctx") or {}).get("error", "malformed JSON")
+        return Problem("body", f"invalid JSON at character {position}: {reason}")
+    return Problem(_loc_string(err.get("loc", ())), str(err.get("msg", "")))
+
+
 def _validation_problems(exc: RequestValidationError) -> list[Problem]:
     """Flatten FastAPI's validation errors into problem items."""
-    return [
-        Problem(_loc_string(err.get("loc", ())), str(err.get("msg", ""))) for err in exc.errors()
-    ]
+    return [_problem(err) for err in exc.errors()]
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -144,6 +152,13 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = _validation_problems(exc)
         detail = "; ".join(f"{p.loc}: {p.msg}" for p in problems[:5])
         return problem_response(422, detail or "invalid request", errors=problems)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the validators let through: the client's input, not a
+        # server fault (nothing was stored: the transaction rolled back).
+        reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        return problem_response(422, f"a value in the request cannot be stored: {reason}")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -27,6 +27,7 @@ from service.auth.service import (
 )
 from service.core.deps import SettingsDep, UowDep
 from service.core.errors import DomainError, UnprocessableError
+from service.core.types import Text as NulFreeText
 from service.dashboard import service
 from service.dashboard.repository import SORTS, InferenceFilters
 from service.inferences import service as inferences
@@ -245,7 +246,7 @@ def _filters(
     )
 
 
-Text = Annotated[str | None, Query(max_length=200)]
+Text = Annotated[NulFreeText | None, Query(max_length=200)]
 
 
 @router.get("/", response_class=HTMLResponse)

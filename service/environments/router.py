@@ -10,6 +10,7 @@ from service.auth.dependencies import CurrentKey
 from service.core.deps import SettingsDep, UowDep
 from service.core.errors import problem_responses
 from service.core.pagination import CursorQuery, LimitQuery, page_of
+from service.core.types import IdPath
 from service.environments import repository, service
 from service.environments.schemas import ENVIRONMENT_DESCRIPTION, EnvironmentList, EnvironmentPublic
 
@@ -44,7 +45,7 @@ def list_environments(
 
 @router.get("/{environment_id}", response_model=EnvironmentPublic, responses=problem_responses(404))
 def get_environment(
-    environment_id: str,
+    environment_id: IdPath,
     key: CurrentKey,
     uow: UowDep,
     include: Annotated[

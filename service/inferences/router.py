@@ -11,6 +11,7 @@ from service.core.deps import SettingsDep, UowDep
 from service.core.errors import problem_responses
 from service.core.metrics import JOBS_SUBMITTED
 from service.core.pagination import CursorQuery, LimitQuery, page_of
+from service.core.types import IdPath, IdQuery
 from service.inferences import repository, service
 from service.inferences.schemas import (
     DivergencePublic,
@@ -50,10 +51,10 @@ def list_inferences(
     key: CurrentKey,
     uow: UowDep,
     status: Status | None = None,
-    algorithm: str | None = None,
+    algorithm: Annotated[str | None, Query(pattern=r"^[a-z_]{1,30}$")] = None,
     verdict: Verdict | None = None,
-    environment_id: str | None = None,
-    rollouts_id: str | None = None,
+    environment_id: IdQuery = None,
+    rollouts_id: IdQuery = None,
     tag: TagQuery = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
@@ -74,7 +75,7 @@ def list_inferences(
 
 
 @router.get("/{inference_id}", response_model=InferenceDetail, responses=problem_responses(404))
-def get_inference(inference_id: str, key: CurrentKey, uow: UowDep) -> InferenceDetail:
+def get_inference(inference_id: IdPath, key: CurrentKey, uow: UowDep) -> InferenceDetail:
     """One inference: status, progress, and once succeeded its reward and verdict."""
     return _detail(uow, service.get_row(uow.session, key.project_id, inference_id))
 
@@ -85,20 +86,20 @@ def get_inference(inference_id: str, key: CurrentKey, uow: UowDep) -> InferenceD
     response_model=InferenceDetail,
     responses=problem_responses(404, 409),
 )
-def cancel_inference(inference_id: str, key: CurrentKey, uow: UowDep) -> InferenceDetail:
+def cancel_inference(inference_id: IdPath, key: CurrentKey, uow: UowDep) -> InferenceDetail:
     """Cancel a queued job, or stop a running one between training iterations."""
     return _detail(uow, service.cancel(uow.session, key.project_id, inference_id))
 
 
 @router.delete("/{inference_id}", status_code=204, responses=problem_responses(404))
-def delete_inference(inference_id: str, key: CurrentKey, uow: UowDep) -> Response:
+def delete_inference(inference_id: IdPath, key: CurrentKey, uow: UowDep) -> Response:
     """Delete an inference and its results."""
     service.delete(uow.session, key.project_id, inference_id)
     return Response(status_code=204)
 
 
 @router.get("/{inference_id}/reward", responses=problem_responses(404, 409))
-def get_reward(inference_id: str, key: CurrentKey, uow: UowDep) -> dict[str, Any]:
+def get_reward(inference_id: IdPath, key: CurrentKey, uow: UowDep) -> dict[str, Any]:
     """The inferred reward as a reward spec (usable anywhere a reward spec is accepted)."""
     row = service.get_row(uow.session, key.project_id, inference_id)
     spec = repository.rewards_for(uow.session, [row.id]).get(row.id)
@@ -113,7 +114,7 @@ def get_reward(inference_id: str, key: CurrentKey, uow: UowDep) -> dict[str, Any
     responses=problem_responses(404, 409),
 )
 def get_divergence(
-    inference_id: str,
+    inference_id: IdPath,
     key: CurrentKey,
     uow: UowDep,
     settings: SettingsDep,
@@ -131,7 +132,11 @@ def get_divergence(
     responses=problem_responses(404, 409, 413),
 )
 def post_divergence(
-    inference_id: str, body: DivergenceRequest, key: CurrentKey, uow: UowDep, settings: SettingsDep
+    inference_id: IdPath,
+    body: DivergenceRequest,
+    key: CurrentKey,
+    uow: UowDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
     """The inferred utility against any reward spec (not stored)."""
     row = service.get_row(uow.session, key.project_id, inference_id)

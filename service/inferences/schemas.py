@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.core.types import ResourceId
+
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 Verdict = Literal["generalises", "capability_failure", "goal_misgeneralization", "inconclusive"]
 
@@ -16,7 +18,7 @@ class InferenceCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rollouts_id: str = Field(max_length=40)
+    rollouts_id: ResourceId
     algorithm: Literal["mce_irl"] = Field(
         description="`mce_irl`: maximum causal entropy IRL for tabular environments."
     )

@@ -12,6 +12,7 @@ from service.auth.dependencies import CurrentKey
 from service.core.deps import SettingsDep, UowDep
 from service.core.errors import UnprocessableError, problem_responses
 from service.core.pagination import CursorQuery, LimitQuery, page_of
+from service.core.types import IdPath, IdQuery, Text
 from service.rollouts import repository, service
 from service.rollouts.schemas import (
     RolloutsCreate,
@@ -24,7 +25,7 @@ BULK_UPLOAD_PATH = "/v1/rollouts/bulk"
 
 router = APIRouter(prefix="/v1/rollouts", tags=["rollouts"], responses=problem_responses(401, 422))
 
-TagQuery = Annotated[str | None, Query(max_length=300, description="`key=value`")]
+TagQuery = Annotated[Text | None, Query(max_length=300, description="`key=value`")]
 
 
 def parse_tag(tag: str | None) -> tuple[str, str] | None:
@@ -78,7 +79,7 @@ def create_rollouts_bulk(
     responses=problem_responses(404, 409, 413),
 )
 def append_rollouts_chunk(
-    rollouts_id: str,
+    rollouts_id: IdPath,
     file: Annotated[UploadFile, File(description="A pickle-free .npz, as for /bulk.")],
     key: CurrentKey,
     uow: UowDep,
@@ -104,8 +105,8 @@ def _loc(parts: tuple[Any, ...]) -> str:
 def list_rollouts(
     key: CurrentKey,
     uow: UowDep,
-    environment_id: str | None = None,
-    split: str | None = None,
+    environment_id: IdQuery = None,
+    split: Annotated[Text | None, Query(max_length=50)] = None,
     tag: TagQuery = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
@@ -124,13 +125,13 @@ def list_rollouts(
 
 
 @router.get("/{rollouts_id}", response_model=RolloutsPublic, responses=problem_responses(404))
-def get_rollouts(rollouts_id: str, key: CurrentKey, uow: UowDep) -> RolloutsPublic:
+def get_rollouts(rollouts_id: IdPath, key: CurrentKey, uow: UowDep) -> RolloutsPublic:
     """One rollout set."""
     return service.to_public(service.get_row(uow.session, key.project_id, rollouts_id))
 
 
 @router.delete("/{rollouts_id}", status_code=204, responses=problem_responses(404, 409))
-def delete_rollouts(rollouts_id: str, key: CurrentKey, uow: UowDep) -> Response:
+def delete_rollouts(rollouts_id: IdPath, key: CurrentKey, uow: UowDep) -> Response:
     """Delete a rollout set that no inference uses."""
     service.delete(uow.session, key.project_id, rollouts_id)
     return Response(status_code=204)

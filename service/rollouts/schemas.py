@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.core.types import Name, Text
 from service.environments.schemas import ENVIRONMENT_DESCRIPTION
 
 TRAJECTORY_DESCRIPTION = (
@@ -21,13 +22,15 @@ class RolloutsMetadata(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     environment: dict[str, Any] = Field(description=ENVIRONMENT_DESCRIPTION)
     training_reward: dict[str, Any] | None = Field(
         default=None, description="The reward the agent was trained on (a reward spec)."
     )
-    split: str | None = Field(default=None, max_length=50, description="e.g. `train` or `test`.")
-    tags: dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=200)]] = (
+    split: Annotated[Text, Field(max_length=50)] | None = Field(
+        default=None, description="e.g. `train` or `test`."
+    )
+    tags: dict[Annotated[Text, Field(max_length=100)], Annotated[Text, Field(max_length=200)]] = (
         Field(default_factory=dict, max_length=50)
     )
 

@@ -5,7 +5,7 @@ import pytest
 
 from irl.agents import AGENTS, Agent, agent_policy, gym_trajectories, tabular_trajectories
 from irl.algorithms import mce_irl
-from irl.environments.maze import generate_maze
+from irl.environments.maze import Distribution, generate_maze
 from irl.environments.maze_gym import state_observations
 from irl.rewards import LinearReward
 from irl.trajectories import check_tabular, parse_trajectories
@@ -13,12 +13,12 @@ from irl.trajectories import check_tabular, parse_trajectories
 SEEDS = range(10)
 
 
-def door_rate(agent: Agent, *, distribution: str = "test") -> float:
+def door_rate(agent: Agent, *, distribution: Distribution = "test") -> float:
     """Fraction of 20 trajectories per maze, over SEEDS, that visit the door."""
     rng = np.random.default_rng(0)
     hits = []
     for seed in SEEDS:
-        maze = generate_maze(size=5, distribution=distribution, seed=seed)  # type: ignore[arg-type]
+        maze = generate_maze(size=5, distribution=distribution, seed=seed)
         door = maze.state_of[maze.door]
         hits += [door in t["obs"] for t in tabular_trajectories(maze, agent=agent, n=20, rng=rng)]
     return float(np.mean(hits))

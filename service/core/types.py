@@ -1,0 +1,33 @@
+"""Annotated field types shared by request models: text every database can store, and ids."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+from pydantic import AfterValidator, Field
+
+ID_PATTERN = r"^[a-z]{2,4}_[0-9a-f]{1,36}$"
+
+
+def no_nul(value: str) -> str:
+    """Refuse NUL characters, which PostgreSQL text cannot store."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(no_nul)]
+"""A string without NUL characters."""
+
+Name = Annotated[Text, Field(min_length=1, max_length=200)]
+"""A display name."""
+
+ResourceId = Annotated[str, Field(pattern=ID_PATTERN, max_length=40)]
+"""An id as this API issues them (`ro_...`, `inf_...`)."""
+
+IdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=40)]
+"""A resource id in a path."""
+
+IdQuery = Annotated[str | None, Query(pattern=ID_PATTERN, max_length=40)]
+"""An optional resource id filter."""

@@ -369,8 +369,22 @@ class MesascopeClient:
         timeout: float | None = None,
         poll: float = 1.0,
         on_update: Callable[[Json], None] | None = None,
+        show_progress: bool = False,
     ) -> Json:
-        """Poll until the inference finishes; `on_update` sees every poll (e.g. a progress bar)."""
+        """Poll until the inference finishes; `on_update` sees every poll, and `show_progress`
+        draws a progress bar on the terminal."""
+        if show_progress:
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task(inference_id, total=1.0)
+
+                def draw(job: Json) -> None:
+                    bar.update(task, completed=job["progress"], description=job["status"])
+                    if on_update is not None:
+                        on_update(job)
+
+                return self.wait(inference_id, timeout=timeout, poll=poll, on_update=draw)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             job = self.get_inference(inference_id)
@@ -405,8 +419,19 @@ class MesascopeClient:
 
     # operations
     def health(self) -> Json:
-        """Readiness of the server's database and queue."""
+        """Readiness of the server's database and queue (`/readyz`)."""
         return dict(self._request("GET", "/readyz"))
+
+    def alive(self) -> bool:
+        """Whether the server process answers (`/healthz`)."""
+        return bool(self._request("GET", "/healthz").get("status") == "ok")
+
+    def metrics(self) -> str:
+        """The server's Prometheus metrics, as text."""
+        response = self.http.get("/metrics")
+        if response.status_code >= 400:
+            raise MesascopeError(response.status_code, response.json())
+        return response.text
 
 
 def parse_tags(pairs: Sequence[str]) -> dict[str, str]:

@@ -229,13 +229,57 @@ def test_rollout_of_a_local_ppo_policy(server: Server, tmp_path: Path) -> None:
     assert stored.obs.shape == (1002, 4)
 
 
+def test_client_operations_and_waiting(server: Server) -> None:
+    spec, items = _gridworld(5)
+    with MesascopeClient(server.url, server.key) as client:
+        assert client.alive() and client.health()["status"] == "ok"
+        assert "mesascope_http_requests_total" in client.metrics()
+        env_id = client.create_environment(spec)["id"]
+        ro = client.upload_rollouts(
+            items,
+            environment={"id": env_id},
+            name="w",
+            training_reward={"kind": "linear", "weights": {"door": 1}},
+        )
+        seen: list[str] = []
+        done = client.wait(
+            client.infer(ro["id"])["id"],
+            show_progress=True,
+            poll=0.2,
+            on_update=lambda job: seen.append(job["status"]),
+        )
+        assert done["status"] == "succeeded" and seen[-1] == "succeeded"
+        assert client.reward(done["id"])["kind"] == "linear"
+        assert client.divergence(done["id"])["verdict"]
+        custom = client.divergence(done["id"], {"kind": "linear", "weights": {"red": 1}})
+        assert custom["against"]["weights"] == {"red": 1.0}
+        compared = client.compare(
+            {"id": env_id},
+            {"kind": "linear", "weights": {"door": 1}},
+            {"kind": "inference", "id": done["id"]},
+        )
+        assert compared["epic"] is not None
+        assert done["id"] in [i["id"] for i in client.list_inferences(status="succeeded")]
+        with pytest.raises(MesascopeError) as raised:
+            client.cancel(done["id"])
+        assert raised.value.status == 409
+        client.delete_inference(done["id"])
+        client.delete_rollouts(ro["id"])
+        with pytest.raises(MesascopeError):
+            client.get_rollouts(ro["id"])
+
+
 def test_chunked_upload_holds_every_transition(server: Server) -> None:
     spec, items = _gridworld(4)
     with MesascopeClient(server.url, server.key) as client:
         env_id = client.create_environment(spec)["id"]
         progress: list[tuple[int, int]] = []
         result = client.upload_rollouts(
-            items, environment={"id": env_id}, name="chunked", bulk=True, chunk_transitions=20,
+            items,
+            environment={"id": env_id},
+            name="chunked",
+            bulk=True,
+            chunk_transitions=20,
             on_progress=lambda sent, total: progress.append((sent, total)),
         )
     assert progress == [(16 * (i + 1), 96) for i in range(6)]

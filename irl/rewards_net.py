@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -18,6 +18,7 @@ import safetensors.numpy
 import torch as th
 from imitation.algorithms.adversarial.gail import RewardNetFromDiscriminatorLogit
 from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet, RewardNet
+from safetensors import SafetensorError
 from stable_baselines3.common.preprocessing import is_image_space
 from torch import nn
 
@@ -43,7 +44,10 @@ class NetworkReward:
     def __post_init__(self) -> None:
         """Refuse configs and state dicts that do not build the described architecture."""
         check_config(self.config)
-        expected = _module_from_config(self.config).state_dict()
+        try:
+            expected = _module_from_config(self.config).state_dict()
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidInputError.at("reward.config", f"cannot build: {error!r}") from None
         names = set(self.state_dict)
         if names != set(expected):
             missing = sorted(set(expected) - names)[:3]
@@ -55,7 +59,8 @@ class NetworkReward:
             shape = tuple(np.shape(self.state_dict[name]))
             if shape != tuple(tensor.shape):
                 raise InvalidInputError.at(
-                    f"reward.state_dict.{name}", f"shape {list(shape)}, expected {list(tensor.shape)}"
+                    f"reward.state_dict.{name}",
+                    f"shape {list(shape)}, expected {list(tensor.shape)}",
                 )
 
     @classmethod
@@ -74,7 +79,7 @@ class NetworkReward:
             config = {
                 **_basic_config(base),
                 "kind": "basic_shaped",
-                "potential_hidden_sizes": _hidden_sizes(net.potential._potential_net),
+                "potential_hidden_sizes": _hidden_sizes(cast(Any, net.potential)._potential_net),
                 "discount": float(net.discount_factor),
             }
         elif isinstance(net, BasicRewardNet):
@@ -95,7 +100,7 @@ class NetworkReward:
         """Load parameters saved by to_safetensors for the architecture `config` describes."""
         try:
             arrays = safetensors.numpy.load(bytes(data))
-        except Exception as error:
+        except (SafetensorError, ValueError) as error:
             raise InvalidInputError.at("reward", f"not a safetensors file: {error}") from None
         return cls(config=json.loads(json.dumps(config)), state_dict=arrays)
 
@@ -156,6 +161,10 @@ class KernelDensityRewardNet(RewardNet):
     DensityAlgorithm (stationary): features are flat obs, then one-hot/flat action or next obs.
     """
 
+    points: th.Tensor
+    mean: th.Tensor
+    scale: th.Tensor
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         """Buffers sized from the config; values come from load_state_dict."""
         super().__init__(
@@ -180,7 +189,7 @@ class KernelDensityRewardNet(RewardNet):
             parts.append(th.flatten(next_state, 1))
         x = (th.cat(parts, dim=1).double() - self.mean) / self.scale
         bandwidth = float(self.config["bandwidth"])
-        points: th.Tensor = self.points
+        points = self.points
         n, d = points.shape
         log_norm = math.log(n) + 0.5 * d * math.log(2 * math.pi) + d * math.log(bandwidth)
         rows = max(1, KDE_CHUNK_ENTRIES // max(1, n))
@@ -299,7 +308,9 @@ def _density_width(config: Mapping[str, Any]) -> int:
     if config["density_type"] == "state_state":
         return 2 * obs
     action = config["action"]
-    return obs + (int(action["n"]) if action["type"] == "discrete" else int(np.prod(action["shape"])))
+    return obs + (
+        int(action["n"]) if action["type"] == "discrete" else int(np.prod(action["shape"]))
+    )
 
 
 def _actions_for(config: Mapping[str, Any], acts: np.ndarray, n: int) -> np.ndarray:

@@ -4,6 +4,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from irl.rewards import LinearReward, TabularReward
+from irl.rewards_net import NetworkReward
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Cancelled(Exception):
 class InferenceResult:
     """An inferred reward with its optimisation curve."""
 
-    reward: TabularReward | LinearReward
+    reward: TabularReward | LinearReward | NetworkReward
     """LinearReward (weights by feature name) for linear models, else TabularReward over states."""
     curve: tuple[Mapping[str, float], ...] = field(hash=False)
     """One entry per logged step: {"iteration", "linf_delta", "grad_norm"}."""

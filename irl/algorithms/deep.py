@@ -149,16 +149,17 @@ _PARSERS: dict[str, dict[str, _Parser]] = {
     "gail": _ADVERSARIAL_PARSERS,
     "density": {
         "density_type": (_as_density_type, {}),
-        "kernel_bandwidth": (as_float, {"minimum": 0.0, "maximum": 100.0, "exclusive_minimum": True}),
+        "kernel_bandwidth": (
+            as_float,
+            {"minimum": 0.0, "maximum": 100.0, "exclusive_minimum": True},
+        ),
         "standardise_inputs": (as_bool, {}),
         "max_kde_points": (as_int, {"minimum": 1, "maximum": 100_000}),
     },
 }
 
 
-def validate_deep_params(
-    params: Any, *, algorithm: str, loc: str = "params"
-) -> DeepIrlParams:
+def validate_deep_params(params: Any, *, algorithm: str, loc: str = "params") -> DeepIrlParams:
     """Typed deep IRL settings from an API params object; unknown keys and bad values refused."""
     if algorithm not in _PARSERS:
         raise InvalidInputError.at("algorithm", f"expected one of {', '.join(ALGORITHMS)}")
@@ -166,7 +167,7 @@ def validate_deep_params(
     spec = as_mapping(params, loc)
     problems = ProblemList()
     problems.attempt(check_keys, spec, loc, required=(), optional=parsers)
-    values = {
+    values: dict[str, Any] = {
         name: problems.attempt(parse, spec[name], f"{loc}.{name}", **bounds)
         for name, (parse, bounds) in parsers.items()
         if name in spec
@@ -214,13 +215,7 @@ def deep_irl(
     if algorithm not in ALGORITHMS:
         raise InvalidInputError.at("algorithm", f"expected one of {', '.join(ALGORITHMS)}")
     make_env = _env_factory(env, env_kwargs or {})
-    probe = make_env()
-    try:
-        obs_space, act_space = probe.observation_space, probe.action_space
-        horizon = params.horizon or (probe.spec.max_episode_steps if probe.spec else None)
-    finally:
-        probe.close()
-    _check_spaces(obs_space, act_space)
+    obs_space, act_space, horizon = _spaces_and_horizon(make_env, params)
     _check_trajectories(trajectories, obs_space, act_space)
     if algorithm == "density":
         return _density(trajectories, obs_space, act_space, rng, params, progress, should_stop)
@@ -241,13 +236,15 @@ def deep_irl(
     with _seeded_globals(seed), tempfile.TemporaryDirectory() as log_dir:
         monitors: list[Monitor] = []
         venv = _vec_env(make_env, params.n_envs, horizon, monitors)
-        venv.seed(seed)
-        trainer = _trainer(algorithm, demos, venv, params, seed, log_dir)
-        curve = _train_rounds(trainer, params, monitors, progress, should_stop)
-        reward = NetworkReward.from_module(trainer.reward_test)
-        venv.close()
+        try:
+            venv.seed(seed)
+            trainer = _trainer(algorithm, demos, venv, params, seed, log_dir)
+            curve = _train_rounds(trainer, params, monitors, progress, should_stop)
+            reward = NetworkReward.from_module(trainer.reward_test)
+        finally:
+            venv.close()
     return InferenceResult(
-        reward=cast(Any, reward), curve=tuple(curve), n_iterations=len(curve), converged=False
+        reward=reward, curve=tuple(curve), n_iterations=len(curve), converged=False
     )
 
 
@@ -288,6 +285,20 @@ def _env_factory(env: EnvSource, env_kwargs: Mapping[str, Any]) -> Callable[[], 
     if env_kwargs:
         raise InvalidInputError.at("env_kwargs", "only for environment ids, not factories")
     return env
+
+
+def _spaces_and_horizon(
+    make_env: Callable[[], gym.Env], params: DeepIrlParams
+) -> tuple[gym.Space, gym.Space, int | None]:
+    """The environment's (checked) spaces and the generator's horizon, from one probe copy."""
+    probe = make_env()
+    try:
+        obs_space, act_space = probe.observation_space, probe.action_space
+        horizon = params.horizon or (probe.spec.max_episode_steps if probe.spec else None)
+    finally:
+        probe.close()
+    _check_spaces(obs_space, act_space)
+    return obs_space, act_space, horizon
 
 
 def _check_spaces(obs_space: gym.Space, act_space: gym.Space) -> None:
@@ -357,7 +368,7 @@ def _vec_env(
 
     def one() -> gym.Env:
         """One wrapped copy; its Monitor is recorded for the curve's gen_return."""
-        monitor = Monitor(make_env())
+        monitor: Monitor = Monitor(make_env())
         monitors.append(monitor)
         return TimeLimit(AbsorbAfterDoneWrapper(monitor), max_episode_steps=horizon)
 
@@ -493,8 +504,7 @@ def _density(
     )
     mean = features.mean(axis=0) if params.standardise_inputs else np.zeros(features.shape[1])
     std = features.std(axis=0) if params.standardise_inputs else np.ones(features.shape[1])
-    scale = np.where(std > 10 * np.finfo(np.float64).eps * np.abs(mean), std, 1.0)
-    scale = np.where(scale == 0, 1.0, scale)
+    scale = np.where(std > 0, std, 1.0)
     config = {
         "format": FORMAT_VERSION,
         "kind": "kernel_density",
@@ -512,7 +522,7 @@ def _density(
     if progress is not None:
         progress(Progress(1, 1, 1.0, {"n_points": float(len(features))}))
     curve = ({"iteration": 1.0, "n_points": float(len(features))},)
-    return InferenceResult(reward=cast(Any, reward), curve=curve, n_iterations=1, converged=True)
+    return InferenceResult(reward=reward, curve=curve, n_iterations=1, converged=True)
 
 
 def density_features(

@@ -80,6 +80,18 @@ def pendulum_reward(
     return -(theta**2 + 0.1 * s[:, 2] ** 2 + 0.001 * torque**2)
 
 
+MAZE_CHANNELS, MAZE_AGENT, MAZE_DOOR = 5, 1, 2
+"""Channel count, agent channel and door channel of the maze images (see maze_gym)."""
+
+def maze_door_reward(
+    obs: np.ndarray, acts: np.ndarray, next_obs: np.ndarray, dones: np.ndarray | None = None
+) -> np.ndarray:
+    """The maze suite's reward, 1 for acting from the exit door (the tabular view's door
+    feature), read off the observation image: the agent channel overlaps the door channel."""
+    flat = np.asarray(obs, dtype=np.float64).reshape(len(obs), MAZE_CHANNELS, -1)
+    return (flat[:, MAZE_AGENT] * flat[:, MAZE_DOOR]).sum(axis=1).clip(0.0, 1.0)
+
+
 _KNOWN: dict[str, GymReward] = {
     "seals/CartPole-v0": seals_cartpole_reward,
     "seals/MountainCar-v0": seals_mountain_car_reward,
@@ -88,6 +100,9 @@ _KNOWN: dict[str, GymReward] = {
     "MountainCar-v0": constant_reward(-1.0),
     "Acrobot-v1": acrobot_reward,
     "Pendulum-v1": pendulum_reward,
+    "mesascope/Maze-train-v0": maze_door_reward,
+    "mesascope/Maze-test-v0": maze_door_reward,
+    "mesascope/Maze-decorrelated-v0": maze_door_reward,
 }
 KNOWN_ENVIRONMENT_IDS: tuple[str, ...] = tuple(_KNOWN)
 

@@ -10,11 +10,17 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from irl.algorithms import InferenceResult, Progress, RewardModel, mce_irl, validate_params
-from irl.environments import TabularMDP
+from irl.algorithms.deep import Algorithm as DeepAlgorithm
+from irl.algorithms.deep import deep_irl, validate_deep_params
+from irl.environments import GymnasiumEnvSpec, TabularMDP
+from irl.environments.gym_rewards import environment_reward
 from irl.errors import InvalidInputError, Problem
 from irl.report import divergence_report
+from irl.report_network import network_divergence_report
 from irl.rewards import parse_reward_spec, reward_to_spec
+from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet
+from service.core import artifacts
 from service.core.db import unit_of_work
 from service.core.models import Inference, RolloutSet
 from service.core.settings import Settings
@@ -24,6 +30,9 @@ from service.rewards import service as rewards
 from service.rewards.service import ConcreteReward
 from service.rollouts import service as rollouts
 
+DEEP_ALGORITHMS = ("airl", "gail", "density")
+"""Algorithms for gymnasium environments; they fit reward networks."""
+SAFETENSORS_MEDIA_TYPE = "application/vnd.safetensors"
 MAX_REPORT_ENTRIES = 50_000_000
 """Largest S*A*S for which exact distances are computed (dense float64: 400 MB)."""
 
@@ -37,6 +46,8 @@ class InferenceOutcome:
     curve: tuple[Mapping[str, float], ...]
     log: tuple[str, ...]
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    weights: bytes | None = None
+    """A network reward's safetensors state dict (its config is in reward_spec)."""
 
     @property
     def verdict(self) -> str | None:
@@ -57,8 +68,14 @@ class JobInputs:
 
     inference: Inference
     rollouts: RolloutSet
-    mdp: TabularMDP
+    environment: TabularMDP | GymnasiumEnvSpec
     trajectories: TrajectorySet
+
+    @property
+    def mdp(self) -> TabularMDP:
+        """The tabular environment (for tabular algorithms)."""
+        assert isinstance(self.environment, TabularMDP)
+        return self.environment
 
 
 def load_inputs(session: Session, inference_id: str, settings: Settings) -> JobInputs:
@@ -68,9 +85,8 @@ def load_inputs(session: Session, inference_id: str, settings: Settings) -> JobI
         raise InvalidInputError([Problem("inference", f"{inference_id} no longer exists")])
     ro = repository.rollouts_for(session, inference)
     env_row = environments.get_row(session, inference.project_id, ro.environment_id, with_spec=True)
-    mdp = environments.load(env_row, settings)
-    assert isinstance(mdp, TabularMDP)
-    return JobInputs(inference, ro, mdp, rollouts.load_trajectories(session, ro))
+    model = environments.load(env_row, settings)
+    return JobInputs(inference, ro, model, rollouts.load_trajectories(session, ro))
 
 
 def n_parameters(reward_model: str, mdp: TabularMDP) -> int:
@@ -112,7 +128,12 @@ def compute(
     """
     with unit_of_work(settings) as uow:
         inputs = load_inputs(uow.session, inference_id, settings)
-        training = _training_reward(uow.session, inputs)
+        deep = inputs.inference.algorithm in DEEP_ALGORITHMS
+        training = None if deep else _training_reward(uow.session, inputs)
+    if deep:
+        return compute_deep(
+            inputs, inputs.rollouts.training_reward, progress=progress, should_stop=should_stop
+        )
     job, mdp = inputs.inference, inputs.mdp
     params = asdict(validate_params(job.params, loc="params"))
     will_report = training is not None and reportable(mdp)
@@ -134,6 +155,7 @@ def compute(
     result = fit(
         inputs.trajectories, job.seed, lambda p: progress(replace(p, fraction=share * p.fraction))
     )
+    inferred = _concrete(result.reward)
     log = [
         f"{job.algorithm} ({job.reward_model}) on {inputs.trajectories.n_trajectories} "
         f"trajectories: {result.n_iterations} iterations, "
@@ -155,7 +177,7 @@ def compute(
                     metrics={},
                 )
             )
-            return fit(trajectories, job.seed + index, None).reward
+            return _concrete(fit(trajectories, job.seed + index, None).reward)
 
         reports["training"] = {
             "against": reward_to_spec(training),
@@ -163,7 +185,7 @@ def compute(
             **divergence_report(
                 mdp=mdp,
                 trajectories=inputs.trajectories,
-                inferred=result.reward,
+                inferred=inferred,
                 reference=training,
                 n_parameters=n_parameters(job.reward_model, mdp),
                 refit=refit if settings.bootstrap_resamples else None,
@@ -175,15 +197,107 @@ def compute(
             log.append(f"bootstrap: {settings.bootstrap_resamples} resamples refitted")
     return InferenceOutcome(
         reward_kind=job.reward_model,
-        reward_spec=reward_to_spec(result.reward),
+        reward_spec=reward_to_spec(inferred),
         curve=result.curve,
         log=tuple(log),
         reports=reports,
     )
 
 
+def _concrete(reward: ConcreteReward | NetworkReward) -> ConcreteReward:
+    """A tabular algorithm's reward (never a network)."""
+    assert not isinstance(reward, NetworkReward)
+    return reward
+
+
+def compute_deep(
+    inputs: JobInputs,
+    training_spec: Mapping[str, Any] | None,
+    *,
+    progress: Callable[[Progress], None],
+    should_stop: Callable[[], bool],
+) -> InferenceOutcome:
+    """Deep IRL (AIRL, GAIL, density) on a gymnasium environment; the reward is a network."""
+    job, spec = inputs.inference, inputs.environment
+    assert isinstance(spec, GymnasiumEnvSpec)
+    params = validate_deep_params(job.params, algorithm=job.algorithm, loc="params")
+    result = deep_irl(
+        algorithm=cast(DeepAlgorithm, job.algorithm),
+        env=spec.id,
+        env_kwargs=dict(spec.kwargs),
+        trajectories=inputs.trajectories,
+        rng=np.random.default_rng(job.seed),
+        params=params,
+        progress=progress,
+        should_stop=should_stop,
+    )
+    reward = result.reward
+    assert isinstance(reward, NetworkReward)
+    log = [
+        f"{job.algorithm} on {inputs.trajectories.n_trajectories} trajectories in "
+        f"{spec.id}: {result.n_iterations} rounds ({params.total_timesteps} timesteps)"
+    ]
+    reports = {}
+    reference = network_reference(spec.id, training_spec, inputs.trajectories)
+    if reference is not None:
+        reports["training"] = {
+            "against": dict(training_spec or {}),
+            **network_divergence_report(
+                inferred=reward,
+                trajectories=inputs.trajectories,
+                discount=params.discount,
+                rng=np.random.default_rng(job.seed),
+                **reference,
+            ),
+        }
+    elif training_spec is not None:
+        log.append(
+            f"no divergence report: no known function for the training reward "
+            f"{training_spec.get('kind')!r} in {spec.id}"
+        )
+    return InferenceOutcome(
+        reward_kind="network",
+        reward_spec={"kind": "network", "algorithm": job.algorithm, "config": reward.config},
+        weights=reward.to_safetensors(),
+        curve=result.curve,
+        log=tuple(log),
+        reports=reports,
+    )
+
+
+def network_reference(
+    env_id: str, spec: Mapping[str, Any] | None, trajectories: TrajectorySet
+) -> dict[str, Any] | None:
+    """The reference a network reward is compared with: the environment's known reward
+    function, or the rewards recorded in the rollouts; None when neither is available."""
+    if spec is None:
+        return None
+    if spec.get("kind") == "environment":
+        known = environment_reward(env_id)
+        if known is None:
+            return None
+        return {"reference": lambda obs, acts, next_obs: known(obs, acts, next_obs, None)}
+    if spec.get("kind") == "observed" and trajectories.rews is not None:
+        return {"recorded": trajectories.rews}
+    return None
+
+
 def store_outcome(session: Session, inference_id: str, outcome: InferenceOutcome) -> None:
     """Store the reward and reports of a job whose final status was just written."""
-    repository.add_reward(session, inference_id, kind=outcome.reward_kind, spec=outcome.reward_spec)
+    artifact_id = None
+    if outcome.weights is not None:
+        artifact_id = artifacts.put(
+            session,
+            project_id=repository.project_of(session, inference_id),
+            data=outcome.weights,
+            media_type=SAFETENSORS_MEDIA_TYPE,
+        ).id
+    repository.add_reward(
+        session,
+        inference_id,
+        kind=outcome.reward_kind,
+        spec=outcome.reward_spec,
+        artifact_id=artifact_id,
+    )
     for against, body in outcome.reports.items():
         repository.add_report(session, inference_id, against, body)

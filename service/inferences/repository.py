@@ -44,6 +44,18 @@ def get(session: Session, project_id: str, inference_id: str) -> Inference | Non
     ).first()
 
 
+def project_of(session: Session, inference_id: str) -> str:
+    """The project an inference belongs to."""
+    return session.get_one(Inference, inference_id).project_id
+
+
+def reward_artifact(session: Session, inference_id: str) -> str | None:
+    """The artifact holding an inferred reward's weights, if it has one."""
+    return session.scalar(
+        select(InferredReward.artifact_id).where(InferredReward.inference_id == inference_id)
+    )
+
+
 def get_any(session: Session, inference_id: str) -> Inference | None:
     """An inference by id, whatever its project (workers only)."""
     return session.get(Inference, inference_id)

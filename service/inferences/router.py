@@ -100,12 +100,28 @@ def delete_inference(inference_id: IdPath, key: CurrentKey, uow: UowDep) -> Resp
 
 @router.get("/{inference_id}/reward", responses=problem_responses(404, 409))
 def get_reward(inference_id: IdPath, key: CurrentKey, uow: UowDep) -> dict[str, Any]:
-    """The inferred reward as a reward spec (usable anywhere a reward spec is accepted)."""
-    row = service.get_row(uow.session, key.project_id, inference_id)
-    spec = repository.rewards_for(uow.session, [row.id]).get(row.id)
-    if spec is None:
-        raise service.ConflictError(f"inference {inference_id!r} is {row.status}; no reward yet")
-    return spec
+    """The inferred reward as a reward spec (tabular, linear), or a network's config with the
+    URL of its safetensors weights."""
+    return service.reward_spec(uow.session, key.project_id, inference_id)
+
+
+@router.get(
+    "/{inference_id}/reward/weights",
+    response_class=Response,
+    responses={
+        **problem_responses(404, 409),
+        200: {"content": {"application/octet-stream": {}}, "description": "safetensors"},
+    },
+)
+def get_reward_weights(inference_id: IdPath, key: CurrentKey, uow: UowDep) -> Response:
+    """A network reward's weights: a safetensors state dict (load with `safetensors`, never
+    pickle); its architecture is the `config` of GET /reward."""
+    data = service.reward_weights(uow.session, key.project_id, inference_id)
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{inference_id}.safetensors"'},
+    )
 
 
 @router.get(

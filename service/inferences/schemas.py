@@ -19,13 +19,15 @@ class InferenceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rollouts_id: ResourceId
-    algorithm: Literal["mce_irl"] = Field(
-        description="`mce_irl`: maximum causal entropy IRL for tabular environments."
+    algorithm: Literal["mce_irl", "airl", "gail", "density"] = Field(
+        description="`mce_irl`: maximum causal entropy IRL for tabular environments; `airl`, "
+        "`gail`, `density`: imitation's deep IRL for gymnasium environments."
     )
-    reward_model: Literal["linear", "tabular", "mlp"] = Field(
-        default="linear",
-        description="`linear` over the environment's features, `tabular` (one value per state) "
-        "or `mlp` (a small network over the features).",
+    reward_model: Literal["linear", "tabular", "mlp"] | None = Field(
+        default=None,
+        description="`linear` over the environment's features (the default for mce_irl), "
+        "`tabular` (one value per state) or `mlp` (a small network; the only model, and the "
+        "default, for deep IRL).",
     )
     params: dict[str, Any] = Field(default_factory=dict, description="Algorithm settings.")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
@@ -38,6 +40,9 @@ class RewardPublic(BaseModel):
     feature_weights: dict[str, float] | None = None
     bias: float | None = None
     values: list[Any] | None = None
+    config: dict[str, Any] | None = Field(
+        default=None, description="A network reward's architecture (weights: GET /reward/weights)."
+    )
 
 
 class InferencePublic(BaseModel):

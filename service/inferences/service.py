@@ -6,22 +6,34 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from irl.algorithms import (
     check_mce_irl_fit,
     validate_params,
 )
-from irl.environments import TabularMDP
+from irl.algorithms.deep import validate_deep_params
+from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.errors import InvalidInputError, Problem
 from irl.report import divergence_report
+from irl.report_network import network_divergence_report
 from irl.rewards import RewardSpec, reward_to_spec
+from irl.rewards_net import NetworkReward
+from service.core import artifacts
 from service.core.errors import ConflictError, NotFoundError, UnprocessableError, invalid_input
 from service.core.models import Inference
 from service.core.settings import Settings
 from service.environments import service as environments
 from service.inferences import repository
-from service.inferences.compute import load_inputs, n_parameters, reportable
+from service.inferences.compute import (
+    DEEP_ALGORITHMS,
+    JobInputs,
+    load_inputs,
+    n_parameters,
+    network_reference,
+    reportable,
+)
 from service.inferences.schemas import (
     InferenceCreate,
     InferenceDetail,
@@ -44,16 +56,25 @@ def create(
     if ro is None:
         raise _fail("rollouts_id", f"unknown rollout set {body.rollouts_id!r}")
     env_row = environments.get_row(session, project_id, ro.environment_id, with_spec=True)
-    if env_row.kind != "tabular":
+    deep = body.algorithm in DEEP_ALGORITHMS
+    needed = "gymnasium" if deep else "tabular"
+    if env_row.kind != needed:
         raise _fail(
             "algorithm",
-            f"{body.algorithm} needs a tabular environment; {env_row.name!r} is {env_row.kind}",
+            f"{body.algorithm} needs a {needed} environment; {env_row.name!r} is {env_row.kind}",
         )
+    if deep and body.reward_model not in (None, "mlp"):
+        raise _fail("reward_model", f"{body.algorithm} fits an `mlp` reward network")
     try:
-        params = validate_params(body.params, loc="params")
-        mdp = environments.load(env_row, settings)
-        assert isinstance(mdp, TabularMDP)
-        check_mce_irl_fit(mdp, rollouts.load_trajectories(session, ro), loc="rollouts_id")
+        if deep:
+            # Stored as given (after validation): the fields that apply depend on the algorithm.
+            validate_deep_params(body.params, algorithm=body.algorithm, loc="params")
+            params: dict[str, Any] = dict(body.params)
+        else:
+            params = asdict(validate_params(body.params, loc="params"))
+            mdp = environments.load(env_row, settings)
+            assert isinstance(mdp, TabularMDP)
+            check_mce_irl_fit(mdp, rollouts.load_trajectories(session, ro), loc="rollouts_id")
     except InvalidInputError as exc:
         raise invalid_input(exc) from exc
     return repository.add(
@@ -62,8 +83,8 @@ def create(
         rollouts_id=ro.id,
         environment_id=env_row.id,
         algorithm=body.algorithm,
-        reward_model=body.reward_model,
-        params=asdict(params),
+        reward_model=body.reward_model or ("mlp" if deep else "linear"),
+        params=params,
         seed=body.seed,
     )
 
@@ -135,6 +156,8 @@ def custom_divergence(
     """A report of the inference's reward against any reward spec."""
     _succeeded(session, project_id, row.id)
     inputs = load_inputs(session, row.id, settings)
+    if row.algorithm in DEEP_ALGORITHMS:
+        return _network_divergence(session, project_id, row, inputs, spec, loc=loc)
     if not reportable(inputs.mdp):
         raise UnprocessableError(f"{inputs.mdp.n_states} states are too many for exact distances")
     parsed: RewardSpec = rewards.parse(spec, loc=loc, mdp=inputs.mdp)
@@ -166,6 +189,57 @@ def custom_divergence(
     }
 
 
+def _network_divergence(
+    session: Session, project_id: str, row: Inference, inputs: JobInputs, spec: Any, *, loc: str
+) -> dict[str, Any]:
+    """A network reward against the environment's known reward or the recorded rewards."""
+    assert isinstance(inputs.environment, GymnasiumEnvSpec)
+    parsed = reward_to_spec(rewards.parse(spec, loc=loc, mdp=None))
+    reference = network_reference(inputs.environment.id, parsed, inputs.trajectories)
+    if reference is None:
+        raise _fail(
+            loc,
+            f"a network reward in {inputs.environment.id} can be compared with "
+            "`environment` (where its reward function is known) or `observed` "
+            "(rollouts that recorded `rews`)",
+        )
+    network = NetworkReward.from_safetensors(
+        reward_weights(session, project_id, row.id),
+        repository.rewards_for(session, [row.id])[row.id]["config"],
+    )
+    report = network_divergence_report(
+        inferred=network,
+        trajectories=inputs.trajectories,
+        discount=float(row.params.get("discount", 1.0)),
+        rng=np.random.default_rng(row.seed),
+        **reference,
+    )
+    return {"inference_id": row.id, "against": parsed, **report}
+
+
+def reward_spec(session: Session, project_id: str, inference_id: str) -> dict[str, Any]:
+    """The inferred reward's spec; a network's spec also names where its weights are."""
+    row = get_row(session, project_id, inference_id)
+    spec = repository.rewards_for(session, [row.id]).get(row.id)
+    if spec is None:
+        raise ConflictError(f"inference {inference_id!r} is {row.status}; no reward yet")
+    if spec["kind"] == "network":
+        return {**spec, "weights_url": f"/v1/inferences/{row.id}/reward/weights"}
+    return spec
+
+
+def reward_weights(session: Session, project_id: str, inference_id: str) -> bytes:
+    """A network reward's safetensors bytes (409 for rewards that are not networks)."""
+    row = get_row(session, project_id, inference_id)
+    artifact_id = repository.reward_artifact(session, row.id)
+    if artifact_id is None:
+        raise ConflictError(
+            f"inference {inference_id!r} has no network weights "
+            f"(status {row.status}, reward model {row.reward_model})"
+        )
+    return artifacts.get_bytes(session, artifact_id)
+
+
 def reward_public(spec: Mapping[str, Any] | None) -> RewardPublic | None:
     """The API view of an inferred reward spec."""
     if spec is None:
@@ -174,6 +248,8 @@ def reward_public(spec: Mapping[str, Any] | None) -> RewardPublic | None:
         return RewardPublic(
             kind="linear", feature_weights=dict(spec["weights"]), bias=spec.get("bias", 0.0)
         )
+    if spec["kind"] == "network":
+        return RewardPublic(kind="network", config=spec.get("config"))
     return RewardPublic(kind=spec["kind"], values=spec.get("values"))
 
 

@@ -1,0 +1,337 @@
+"""Did the maze agent learn "doors" or "red things"? Ask a running mesascope service.
+
+A PPO agent trained on mazes whose exit door is always red (``examples/train_maze_agent.py``;
+reused from its cache when present) is rolled out on several ``train`` mazes and several ``test``
+mazes (blue door, red distractors). Each maze is one tabular environment, so every (agent, maze)
+pair is its own rollout set: the agent's tabular states (``info["state"]``) and actions, uploaded
+with the maze's spec and the training reward ``door``. Linear MCE IRL runs on each; the script
+prints, per rollout set, the normalised training return, the inferred feature weights, the EPIC
+distance to the training reward and the service's verdict. The scripted door-seeker (the agent we
+hoped for) and red-seeker (a known misgeneralizer) go through the same pipeline for contrast.
+
+    export MESASCOPE_URL=http://127.0.0.1:8000 MESASCOPE_API_KEY=msk_...
+    .venv/bin/python examples/maze_misgeneralization.py            # full run, a few minutes
+    .venv/bin/python examples/maze_misgeneralization.py --quick --json   # scripted agents only
+
+See docs/tutorial.md for a walk through the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+
+from irl.agents import tabular_trajectories
+from irl.environments.maze import FEATURE_NAMES, TRAINING_WEIGHTS, Distribution, Maze, generate_maze
+from irl.environments.maze_gym import MazeEnv
+from service.client import MesascopeClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_maze_agent import (
+    DEFAULT_OUT,
+    DEFAULT_SIZE,
+    POLICY_KWARGS,
+    observation_wrapper,
+    train,
+)
+
+TRAINING_REWARD = {"kind": "linear", "weights": dict(TRAINING_WEIGHTS)}
+SCRIPTED = ("door_seeker", "red_seeker")
+AGENTS = ("ppo", *SCRIPTED)
+MAZE_SEED_BASE = 100
+"""Rollout mazes use seeds MAZE_SEED_BASE + i in each split (never the PPO held-out seeds)."""
+
+
+@dataclass
+class Row:
+    """One rollout set's result: who, where, and what the service concluded."""
+
+    agent: str
+    split: str
+    maze_seed: int
+    reached_door: float
+    normalised_training_return: float
+    weights: dict[str, float]
+    epic: float
+    verdict: str
+    explanation: str
+    rollouts_id: str
+    inference_id: str
+
+
+def load_or_train_ppo(
+    path: Path, *, size: int, timesteps: int, seed: int, retrain: bool
+) -> tuple[Any, dict[str, Any]]:
+    """The cached PPO model at `path` (trained first if missing, of another size, or `retrain`)."""
+    sidecar = path.with_suffix(".json")
+    summary = json.loads(sidecar.read_text()) if sidecar.exists() else None
+    if retrain or summary is None or not path.exists() or summary["size"] != size:
+        print(f"training PPO on {size}x{size} red-door mazes ...", file=sys.stderr, flush=True)
+        summary = train(size=size, timesteps=timesteps, seed=seed, out=path)
+    else:
+        print(f"reusing cached PPO agent {path}", file=sys.stderr, flush=True)
+    model = PPO.load(
+        path,
+        device="cpu",
+        custom_objects={"policy_kwargs": POLICY_KWARGS[summary["policy"]]},
+    )
+    return model, summary
+
+
+def ppo_trajectories(
+    model: Any, maze: Maze, *, policy: str, n: int, seed: int
+) -> list[dict[str, Any]]:
+    """n episodes of the PPO agent (actions sampled from its policy) with tabular-state obs.
+
+    Sampling is seeded by `seed` and the maze's seed, so a rerun gives the same trajectories.
+    """
+    torch.manual_seed(seed + maze.seed)
+    env = observation_wrapper(policy)(MazeEnv(maze=maze))
+    model.policy.set_training_mode(False)
+    trajectories = []
+    for episode in range(n):
+        observation, info = env.reset(seed=seed + episode)
+        states, actions, rewards = [info["state"]], [], []
+        truncated = False
+        while not truncated:
+            action, _ = model.predict(observation, deterministic=False)
+            observation, reward, _, truncated, info = env.step(int(action))
+            states.append(info["state"])
+            actions.append(int(action))
+            rewards.append(reward)
+        trajectories.append({"obs": states, "acts": actions, "rews": rewards, "terminal": False})
+    return trajectories
+
+
+def reached_door(maze: Maze, trajectories: list[dict[str, Any]]) -> float:
+    """Fraction of trajectories that end on the door (it is absorbing)."""
+    door = maze.state_of[maze.door]
+    return float(np.mean([t["obs"][-1] == door for t in trajectories]))
+
+
+def run(
+    client: MesascopeClient,
+    *,
+    agents: list[str],
+    size: int,
+    n_mazes: int,
+    episodes: int,
+    seed: int,
+    model: Any | None,
+    policy: str,
+    timeout: float,
+) -> list[Row]:
+    """Roll out, upload and infer for every (agent, split, maze); collect the results."""
+    splits: tuple[Distribution, ...] = ("train", "test")
+    mazes = {
+        (split, MAZE_SEED_BASE + i): generate_maze(
+            size=size, distribution=split, seed=MAZE_SEED_BASE + i
+        )
+        for split in splits
+        for i in range(n_mazes)
+    }
+    environments = {
+        key: client.create_environment(maze.to_spec())["id"] for key, maze in mazes.items()
+    }
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for agent in agents:
+        for (split, maze_seed), maze in mazes.items():
+            if agent == "ppo":
+                trajectories = ppo_trajectories(model, maze, policy=policy, n=episodes, seed=seed)
+            else:
+                trajectories = tabular_trajectories(maze, agent=agent, n=episodes, rng=rng)  # type: ignore[arg-type]
+            uploaded = client.upload_rollouts(
+                trajectories,
+                environment={"id": environments[(split, maze_seed)]},
+                name=f"{agent} on {maze.name}",
+                training_reward=TRAINING_REWARD,
+                split=split,
+                tags={"agent": agent, "maze_seed": str(maze_seed), "example": "maze"},
+            )
+            job = client.infer(uploaded["id"], algorithm="mce_irl", reward_model="linear")
+            jobs.append((agent, split, maze_seed, reached_door(maze, trajectories), uploaded, job))
+            print(f"  queued {agent:<11} {split:<5} maze {maze_seed}", file=sys.stderr, flush=True)
+
+    def collect(item: tuple[str, str, int, float, dict[str, Any], dict[str, Any]]) -> Row:
+        agent, split, maze_seed, reached, uploaded, job = item
+        done = client.wait(job["id"], timeout=timeout, poll=0.5)
+        if done["status"] != "succeeded":
+            raise RuntimeError(f"inference {job['id']} {done['status']}: {done.get('error')}")
+        report = client.divergence(job["id"])
+        weights = done["reward"]["feature_weights"] or {}
+        return Row(
+            agent=agent,
+            split=split,
+            maze_seed=maze_seed,
+            reached_door=reached,
+            normalised_training_return=report["returns"]["normalized_under_training"],
+            weights={name: float(weights.get(name, 0.0)) for name in FEATURE_NAMES},
+            epic=report["metrics"]["epic"],
+            verdict=report["verdict"],
+            explanation=report["explanation"],
+            rollouts_id=uploaded["id"],
+            inference_id=job["id"],
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(collect, jobs))
+
+
+def table(rows: list[Row]) -> str:
+    """The results as a fixed-width text table."""
+    header = (
+        f"{'agent':<11} {'split':<5} {'maze':>4} {'door%':>5} {'return':>6} "
+        + " ".join(f"{name[:8]:>8}" for name in FEATURE_NAMES)
+        + f" {'EPIC':>5}  verdict"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(
+            f"{row.agent:<11} {row.split:<5} {row.maze_seed:>4} {row.reached_door:>5.0%} "
+            f"{row.normalised_training_return:>6.2f} "
+            + " ".join(f"{row.weights[name]:>8.2f}" for name in FEATURE_NAMES)
+            + f" {row.epic:>5.2f}  {row.verdict}"
+        )
+    return "\n".join(lines)
+
+
+def summary(rows: list[Row]) -> list[dict[str, Any]]:
+    """Per (agent, split): mean door rate, return, weights and EPIC, and the verdict counts."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.agent, row.split), []).append(row)
+    out = []
+    for (agent, split), members in groups.items():
+        verdicts: dict[str, int] = {}
+        for row in members:
+            verdicts[row.verdict] = verdicts.get(row.verdict, 0) + 1
+        out.append(
+            {
+                "agent": agent,
+                "split": split,
+                "mazes": len(members),
+                "reached_door": float(np.mean([r.reached_door for r in members])),
+                "normalised_training_return": float(
+                    np.mean([r.normalised_training_return for r in members])
+                ),
+                "weights": {
+                    name: float(np.mean([r.weights[name] for r in members]))
+                    for name in FEATURE_NAMES
+                },
+                "epic": float(np.mean([r.epic for r in members])),
+                "verdicts": verdicts,
+            }
+        )
+    return out
+
+
+def summary_table(groups: list[dict[str, Any]]) -> str:
+    """The per-(agent, split) means and verdict counts as text."""
+    header = (
+        f"{'agent':<11} {'split':<5} {'door%':>5} {'return':>6} "
+        + " ".join(f"{name[:8]:>8}" for name in FEATURE_NAMES)
+        + f" {'EPIC':>5}  verdicts"
+    )
+    lines = [header, "-" * len(header)]
+    for group in groups:
+        counts = ", ".join(f"{verdict} {n}" for verdict, n in group["verdicts"].items())
+        lines.append(
+            f"{group['agent']:<11} {group['split']:<5} {group['reached_door']:>5.0%} "
+            f"{group['normalised_training_return']:>6.2f} "
+            + " ".join(f"{group['weights'][name]:>8.2f}" for name in FEATURE_NAMES)
+            + f" {group['epic']:>5.2f}  {counts}"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line flags."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="service URL (default: MESASCOPE_URL)")
+    parser.add_argument("--api-key", help="API key (default: MESASCOPE_API_KEY)")
+    parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="maze size n")
+    parser.add_argument("--mazes", type=int, default=5, help="mazes per split")
+    parser.add_argument("--episodes", type=int, default=40, help="episodes per maze")
+    parser.add_argument(
+        "--agents", nargs="+", choices=AGENTS, help="default: all (quick: scripted)"
+    )
+    parser.add_argument("--model", type=Path, default=DEFAULT_OUT, help="cached PPO model (.zip)")
+    parser.add_argument("--timesteps", type=int, default=1_000_000, help="PPO budget if training")
+    parser.add_argument("--retrain", action="store_true", help="train PPO even if cached")
+    parser.add_argument("--seed", type=int, default=0, help="seed of rollouts and training")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait per inference")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="scripted agents only, 1 maze per split, 30 episodes (for tests; under a minute)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.mazes, args.episodes = 1, 30
+        args.agents = args.agents or list(SCRIPTED)
+    args.agents = args.agents or list(AGENTS)
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the example and print the table (or JSON)."""
+    args = parse_args(argv)
+    started = time.monotonic()
+    model, training = None, None
+    if "ppo" in args.agents:
+        model, training = load_or_train_ppo(
+            args.model,
+            size=args.size,
+            timesteps=args.timesteps,
+            seed=args.seed,
+            retrain=args.retrain,
+        )
+    with MesascopeClient(args.url, args.api_key) as client:
+        rows = run(
+            client,
+            agents=args.agents,
+            size=args.size,
+            n_mazes=args.mazes,
+            episodes=args.episodes,
+            seed=args.seed,
+            model=model,
+            policy=(training or {}).get("policy", "ego"),
+            timeout=args.timeout,
+        )
+    seconds = round(time.monotonic() - started, 1)
+    if args.json:
+        out = {
+            "size": args.size,
+            "episodes": args.episodes,
+            "ppo_training": training,
+            "rows": [asdict(row) for row in rows],
+            "summary": summary(rows),
+            "seconds": seconds,
+        }
+        print(json.dumps(out, indent=2))
+        return
+    if training is not None:
+        print(
+            f"PPO agent: {training['timesteps']} steps, held-out train-maze success "
+            f"{training['held_out_success']:.0%} ({args.model})"
+        )
+    print(table(rows))
+    print(f"\nmeans over the {args.mazes} mazes of each split:")
+    print(summary_table(summary(rows)))
+    print(f"\n{len(rows)} inferences in {seconds} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -42,6 +42,7 @@ from train_maze_agent import (
     DEFAULT_SIZE,
     POLICY_KWARGS,
     observation_wrapper,
+    policy_success,
     train,
 )
 
@@ -50,6 +51,8 @@ SCRIPTED = ("door_seeker", "red_seeker")
 AGENTS = ("ppo", *SCRIPTED)
 MAZE_SEED_BASE = 100
 """Rollout mazes use seeds MAZE_SEED_BASE + i in each split (never the PPO held-out seeds)."""
+SUCCESS_MAZES = 50
+"""The PPO agent's door rate is also measured on this many mazes per split (no inference)."""
 
 
 @dataclass
@@ -310,12 +313,23 @@ def main(argv: list[str] | None = None) -> None:
             policy=(training or {}).get("policy", "ego"),
             timeout=args.timeout,
         )
+    success = None
+    if model is not None and training is not None:
+        seeds = [MAZE_SEED_BASE + i for i in range(SUCCESS_MAZES)]
+        torch.manual_seed(args.seed)
+        success = {
+            split: policy_success(
+                model, policy=training["policy"], size=args.size, distribution=split, seeds=seeds
+            )
+            for split in ("train", "test")
+        }
     seconds = round(time.monotonic() - started, 1)
     if args.json:
         out = {
             "size": args.size,
             "episodes": args.episodes,
             "ppo_training": training,
+            "ppo_success": success,
             "rows": [asdict(row) for row in rows],
             "summary": summary(rows),
             "seconds": seconds,
@@ -326,6 +340,11 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"PPO agent: {training['timesteps']} steps, held-out train-maze success "
             f"{training['held_out_success']:.0%} ({args.model})"
+        )
+    if success is not None:
+        print(
+            f"PPO agent reaches the door in {success['train']:.0%} of {SUCCESS_MAZES} train mazes "
+            f"and {success['test']:.0%} of {SUCCESS_MAZES} test mazes (seeds {MAZE_SEED_BASE}+)"
         )
     print(table(rows))
     print(f"\nmeans over the {args.mazes} mazes of each split:")

@@ -27,6 +27,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
@@ -90,7 +91,7 @@ class EgocentricObservation(gym.ObservationWrapper):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        _, side, _ = env.observation_space.shape
+        _, side, _ = env.observation_space.shape or (0, 0, 0)
         self.side = side
         width = 2 * side - 1
         self.observation_space = gym.spaces.Box(0.0, 1.0, (4 * width * width,), np.float32)
@@ -121,7 +122,7 @@ def observation_wrapper(policy: str) -> Any:
 
 
 def policy_success(
-    model: PPO,
+    model: BaseAlgorithm,
     *,
     policy: str,
     size: int,

@@ -16,13 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import torch
 
 from irl.algorithms.deep import deep_irl, validate_deep_params
 from irl.trajectories import parse_trajectories
-from tests.e2e.processes import free_port, mesascope_env, start, wait_for, wait_for_key, wait_ready
+from tests.e2e.processes import served, wait_for
 from tests.e2e.test_deep_irl import ENV_ID, balancing_episodes
 
 
@@ -42,31 +41,24 @@ def interleaved(trajectories: list[dict], params: dict, seed: int,
     direct seconds and the service seconds (POST /v1/inferences to status succeeded)."""
     direct_times: list[float] = []
     service_times: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        server = start(["serve", "--port", str(port), "--workers", "1"],
-                       mesascope_env(Path(tmp)), Path(tmp) / "serve.log")
-        try:
-            key = wait_for_key(server)
-            url = f"http://127.0.0.1:{port}"
-            wait_ready(url, server)
-            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"},
-                              timeout=120) as client:
-                rollouts_id = client.post("/v1/rollouts", json={
-                    "name": "balancer", "environment": {"kind": "gymnasium", "id": ENV_ID},
-                    "training_reward": {"kind": "environment"}, "trajectories": trajectories,
-                }).json()["id"]
-                for _ in range(repeat):
-                    direct_times.append(direct(trajectories, params, seed))
-                    started = time.perf_counter()
-                    job = client.post("/v1/inferences", json={
-                        "rollouts_id": rollouts_id, "algorithm": "airl", "seed": seed,
-                        "params": params}).json()
-                    done = wait_for(client, job["id"], timeout=3600)
-                    assert done["status"] == "succeeded", done["error"]
-                    service_times.append(time.perf_counter() - started)
-        finally:
-            server.stop()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        served(Path(tmp), workers=1) as server,
+        server.client(timeout=120) as client,
+    ):
+        rollouts_id = client.post("/v1/rollouts", json={
+            "name": "balancer", "environment": {"kind": "gymnasium", "id": ENV_ID},
+            "training_reward": {"kind": "environment"}, "trajectories": trajectories,
+        }).json()["id"]
+        for _ in range(repeat):
+            direct_times.append(direct(trajectories, params, seed))
+            started = time.perf_counter()
+            job = client.post("/v1/inferences", json={
+                "rollouts_id": rollouts_id, "algorithm": "airl", "seed": seed,
+                "params": params}).json()
+            done = wait_for(client, job["id"], timeout=3600)
+            assert done["status"] == "succeeded", done["error"]
+            service_times.append(time.perf_counter() - started)
     return direct_times, service_times
 
 

@@ -23,7 +23,7 @@ from service.client import MesascopeClient, TrajectoryArrays
 from service.core import artifacts
 from service.core.db import migrate, unit_of_work
 from service.core.settings import Settings
-from tests.e2e.processes import free_port, mesascope_env, start, wait_for_key, wait_ready
+from tests.e2e.processes import served
 
 EPISODE = 500
 CARTPOLE = {"kind": "gymnasium", "id": "seals/CartPole-v0"}
@@ -85,46 +85,35 @@ def main() -> None:
         bulk_data, json_data = cartpole_like(args.bulk), cartpole_like(args.json, seed=1)
         direct = min(direct_write(bulk_data, reference) for _ in range(3))
 
-        port = free_port()
-        env = mesascope_env(data_dir / "server", max_body_bytes=str(2**30))
-        server = start(["serve", "--port", str(port), "--workers", "0"], env,
-                       data_dir / "serve.log")
-        try:
-            key = wait_for_key(server)
-            url = f"http://127.0.0.1:{port}"
-            wait_ready(url, server)
-            with MesascopeClient(url, key, timeout=600) as client:
+        with served(data_dir / "bulk", workers=0, max_body_bytes=str(2**30)) as server:
+            pid = server.process.popen.pid
+            with MesascopeClient(server.url, server.key, timeout=600) as client:
                 env_id = client.create_environment(CARTPOLE)["id"]
                 # Warm-up: the first bulk request imports the multipart parser and fills caches.
                 client.upload_rollouts(cartpole_like(EPISODE), environment={"id": env_id},
                                        name="warm-up", bulk=True)
                 timings, peaks = [], []
                 for _ in range(3):
-                    baseline = peak_rss(server.popen.pid)
+                    baseline = peak_rss(pid)
                     started = time.perf_counter()
                     client.upload_rollouts(bulk_data, environment={"id": env_id}, name="bulk",
                                            bulk=True)
                     timings.append(time.perf_counter() - started)
-                    peaks.append(peak_rss(server.popen.pid) - baseline)
+                    peaks.append(peak_rss(pid) - baseline)
                 bulk, bulk_peak = min(timings), peaks[0]
-        finally:
-            server.stop()
         # JSON on a fresh server, so its memory peak is its own.
-        server = start(["serve", "--port", str(port), "--workers", "0"], env,
-                       data_dir / "serve-json.log")
-        try:
-            wait_ready(url, server)
-            with MesascopeClient(url, key, timeout=600) as client:
+        with served(data_dir / "json", workers=0, max_body_bytes=str(2**30)) as server:
+            pid = server.process.popen.pid
+            with MesascopeClient(server.url, server.key, timeout=600) as client:
+                env_id = client.create_environment(CARTPOLE)["id"]
                 client.upload_rollouts(cartpole_like(EPISODE), environment={"id": env_id},
                                        name="warm-up", bulk=False)
-                baseline = peak_rss(server.popen.pid)
+                baseline = peak_rss(pid)
                 started = time.perf_counter()
                 client.upload_rollouts(json_data, environment={"id": env_id}, name="json",
                                        bulk=False)
                 json_seconds = time.perf_counter() - started
-                json_peak = peak_rss(server.popen.pid) - baseline
-        finally:
-            server.stop()
+                json_peak = peak_rss(pid) - baseline
 
     bulk_payload, json_payload = payload_bytes(bulk_data), payload_bytes(json_data)
     print(f"machine: {os.cpu_count()} cores; best of 3 for bulk and direct; memory: growth of "

@@ -141,3 +141,41 @@ def cluster(env: Mapping[str, str], log_dir: Path, *, workers: int) -> Iterator[
     finally:
         for process in (api, *pool):
             process.stop()
+
+
+@dataclass
+class Served:
+    """A ready `mesascope serve` started on an empty data directory, with its admin key."""
+
+    process: Process
+    url: str
+    key: str
+    data_dir: Path
+
+    def client(self, timeout: float = 60) -> httpx.Client:
+        """An HTTP client authenticated with the admin key."""
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=timeout
+        )
+
+
+@contextmanager
+def served(
+    data_dir: Path, *, workers: int, log: str = "serve.log", **settings: str
+) -> Iterator[Served]:
+    """Run `mesascope serve` (API + N workers) until the block ends; first start prints the
+    admin key, which is read from the log."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    process = start(
+        ["serve", "--port", str(port), "--workers", str(workers)],
+        mesascope_env(data_dir, **settings),
+        data_dir / log,
+    )
+    try:
+        key = wait_for_key(process)
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url, process)
+        yield Served(process, url, key, data_dir)
+    finally:
+        process.stop()

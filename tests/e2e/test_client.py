@@ -18,19 +18,17 @@ from service.core.db import unit_of_work
 from service.core.models import RolloutSet
 from service.core.settings import Settings
 from service.rollouts.service import load_trajectories
-from tests.e2e.processes import Process, free_port, mesascope_env, start, wait_for_key, wait_ready
+from tests.e2e.processes import Served, mesascope_env, served
 from tests.irl.gridworld import gridworld_spec, sample_trajectories
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-class Server:
-    """A running `mesascope serve` with its URL, key and data directory."""
-
-    def __init__(self, process: Process, url: str, key: str, data_dir: Path) -> None:
-        self.process, self.url, self.key, self.data_dir = process, url, key, data_dir
+class Server(Served):
+    """A running server, driven through the CLI, whose stored arrays the test can read."""
 
     def cli(self, *args: str) -> str:
+        """Run a `mesascope` client command against the server; its stdout."""
         env = mesascope_env(self.data_dir, url=self.url, api_key=self.key)
         done = subprocess.run(
             [sys.executable, "-m", "service", *args],
@@ -55,19 +53,8 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("client-server")
-    port = free_port()
-    process = start(
-        ["serve", "--port", str(port), "--workers", "1"],
-        mesascope_env(data_dir),
-        data_dir / "serve.log",
-    )
-    try:
-        key = wait_for_key(process)
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url, process)
-        yield Server(process, url, key, data_dir)
-    finally:
-        process.stop()
+    with served(data_dir, workers=1) as running:
+        yield Server(**vars(running))
 
 
 def _same(

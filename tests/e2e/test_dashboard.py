@@ -12,16 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.processes import (
-    Process,
-    free_port,
-    mesascope_env,
-    run,
-    start,
-    wait_for,
-    wait_for_key,
-    wait_ready,
-)
+from tests.e2e.processes import Process, mesascope_env, run, served, wait_for
 from tests.e2e.scenario import expert_rollouts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -78,21 +69,15 @@ def chromium_or_skip() -> None:
     pytest.skip("/usr/bin/chromium is not installed (apt-get install -y chromium)")
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, str, str, Process]]:
+@pytest.fixture(name="served")
+def served_dashboard(tmp_path: Path) -> Iterator[tuple[str, str, str, Process]]:
     """A running `mesascope serve` with two workers: (url, admin key, other project's key)."""
     chromium_or_skip()
-    env = mesascope_env(tmp_path)
-    port = free_port()
-    server = start(["serve", "--port", str(port), "--workers", "2"], env, tmp_path / "serve.log")
-    try:
-        key = wait_for_key(server)
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url, server)
-        other = run(["keys", "create", "--name", "other", "--project", "other"], env).strip()
-        yield url, key, other, server
-    finally:
-        server.stop()
+    with served(tmp_path, workers=2) as server:
+        other = run(
+            ["keys", "create", "--name", "other", "--project", "other"], mesascope_env(tmp_path)
+        ).strip()
+        yield server.url, server.key, other, server.process
 
 
 def make_data(client: httpx.Client) -> dict[str, Any]:

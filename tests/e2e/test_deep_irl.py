@@ -15,7 +15,7 @@ import seals  # noqa: F401  (registers seals/*)
 from irl.agents import gym_trajectories
 from irl.environments import generate_maze
 from irl.rewards_net import NetworkReward
-from tests.e2e.processes import free_port, mesascope_env, start, wait_for, wait_for_key, wait_ready
+from tests.e2e.processes import served, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ENV_ID = "seals/CartPole-v0"
@@ -45,22 +45,8 @@ def balancing_episodes(n: int, seed: int) -> list[dict]:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     data_dir = tmp_path_factory.mktemp("deep")
-    port = free_port()
-    server = start(
-        ["serve", "--port", str(port), "--workers", "1"],
-        mesascope_env(data_dir),
-        data_dir / "serve.log",
-    )
-    try:
-        key = wait_for_key(server)
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url, server)
-        with httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60
-        ) as client:
-            yield client
-    finally:
-        server.stop()
+    with served(data_dir, workers=1) as server, server.client() as client:
+        yield client
 
 
 def _rollouts(api: httpx.Client) -> str:

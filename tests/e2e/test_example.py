@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.processes import free_port, mesascope_env, start, wait_for_key, wait_ready
+from tests.e2e.processes import mesascope_env, served
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -25,29 +25,18 @@ EXAMPLE = ROOT / "examples" / "maze_misgeneralization.py"
 
 def test_quick_example_reports_the_expected_verdicts(tmp_path: Path) -> None:
     """Door-seeker on the test maze: `generalises`; red-seeker: `goal_misgeneralization`."""
-    port = free_port()
-    server = start(
-        ["serve", "--port", str(port), "--workers", "2"],
-        mesascope_env(tmp_path),
-        tmp_path / "serve.log",
-    )
-    try:
-        key = wait_for_key(server)
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url, server)
+    with served(tmp_path, workers=2) as server:
         began = time.monotonic()
         done = subprocess.run(
             [sys.executable, str(EXAMPLE), "--quick", "--json"],
-            env=mesascope_env(tmp_path, url=url, api_key=key),
+            env=mesascope_env(tmp_path, url=server.url, api_key=server.key),
             cwd=tmp_path,
             capture_output=True,
             text=True,
             timeout=120,
         )
         elapsed = time.monotonic() - began
-    finally:
-        server.stop()
-    assert done.returncode == 0, f"{done.stderr}\n{server.log()[-3000:]}"
+    assert done.returncode == 0, f"{done.stderr}\n{server.process.log()[-3000:]}"
     assert elapsed < 90, f"the quick example took {elapsed:.0f} s"
     rows = json.loads(done.stdout)["rows"]
     verdicts = {(row["agent"], row["split"]): row["verdict"] for row in rows}

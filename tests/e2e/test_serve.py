@@ -16,16 +16,7 @@ from sqlalchemy import func, select
 from service.core.db import unit_of_work
 from service.core.models import DivergenceReport, Inference, InferredReward
 from service.core.settings import Settings
-from tests.e2e.processes import (
-    cluster,
-    free_port,
-    mesascope_env,
-    run,
-    start,
-    wait_for,
-    wait_for_key,
-    wait_ready,
-)
+from tests.e2e.processes import cluster, mesascope_env, run, served, wait_for
 from tests.e2e.scenario import assert_recovers_the_door, expert_rollouts, run_job
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -33,27 +24,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 def test_serve_embedded_default(tmp_path: Path) -> None:
     """SQLite + Huey SQLite, two workers beside the API, from an empty data directory."""
-    port = free_port()
-    server = start(
-        ["serve", "--port", str(port), "--workers", "2"],
-        mesascope_env(tmp_path),
-        tmp_path / "serve.log",
-    )
-    try:
-        key = wait_for_key(server)
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url, server)
-        assert f"listening on {url}" in server.log()
-        with httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-        ) as client:
-            done, seconds = run_job(client, expert_rollouts(seed=101))
-            report = assert_recovers_the_door(client, done)
-            print(f"\nembedded: job took {seconds:.1f} s; epic {report['metrics']['epic']:.3f}")
-            _cancel_a_running_job(client, tmp_path)
-        assert (tmp_path / "mesascope.db").exists() and (tmp_path / "queue.db").exists()
-    finally:
-        server.stop()
+    with served(tmp_path, workers=2) as server, server.client() as client:
+        assert f"listening on {server.url}" in server.process.log()
+        done, seconds = run_job(client, expert_rollouts(seed=101))
+        report = assert_recovers_the_door(client, done)
+        print(f"\nembedded: job took {seconds:.1f} s; epic {report['metrics']['epic']:.3f}")
+        _cancel_a_running_job(client, tmp_path)
+    assert (tmp_path / "mesascope.db").exists() and (tmp_path / "queue.db").exists()
 
 
 def _cancel_a_running_job(client: httpx.Client, data_dir: Path) -> None:

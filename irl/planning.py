@@ -113,12 +113,8 @@ def discounted_returns(mdp: TabularMDP, reward: np.ndarray, ts: TrajectorySet) -
     _check_reward(mdp, reward)
     _check_indices(mdp, ts)
     states, actions, next_states = ts.transitions()
+    returns = ts.discounted_returns(reward[states, actions, next_states], mdp.discount)
     powers = mdp.discount ** np.arange(mdp.horizon + 1, dtype=np.float64)
-    steps = np.minimum(ts.timesteps, mdp.horizon)
-    per_step = reward[states, actions, next_states] * powers[steps]
-    returns = np.bincount(
-        ts.trajectory_of_transition, weights=per_step, minlength=ts.n_trajectories
-    )
     last = ts.last_obs()
     absorbing = mdp.is_absorbing()[last] & (ts.lengths < mdp.horizon)
     stay = reward[last, :, last].mean(axis=1)

@@ -25,20 +25,6 @@ N_CANONICAL = 128
 """Samples of states and of actions in each canonicalisation expectation."""
 
 
-def visited(trajectories: TrajectorySet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(obs, acts, next_obs) of every transition in the rollouts."""
-    index = np.arange(trajectories.n_transitions) + trajectories.trajectory_of_transition
-    return trajectories.obs[index], trajectories.acts, trajectories.obs[index + 1]
-
-
-def _returns(values: np.ndarray, trajectories: TrajectorySet, discount: float) -> float:
-    """Mean discounted return of the trajectories from per-transition rewards."""
-    weighted = values * discount ** trajectories.timesteps
-    per_trajectory = np.bincount(trajectories.trajectory_of_transition, weights=weighted,
-                                 minlength=trajectories.n_trajectories)
-    return float(per_trajectory.mean())
-
-
 def network_divergence_report(
     *,
     inferred: RewardCallable,
@@ -50,7 +36,7 @@ def network_divergence_report(
 ) -> dict[str, Any]:
     """Sampled distances of an inferred reward to a reference reward function (`reference`) or
     to rewards recorded on the visited transitions only (`recorded`, (N,) float)."""
-    obs, acts, next_obs = visited(trajectories)
+    obs, acts, next_obs = trajectories.transitions()
     inferred_visited = np.asarray(inferred(obs, acts, next_obs), dtype=np.float64)
     if reference is not None:
         reference_visited = np.asarray(reference(obs, acts, next_obs), dtype=np.float64)
@@ -64,19 +50,22 @@ def network_divergence_report(
         states = obs[rng.integers(0, len(obs), N_CANONICAL)]
         actions = acts[rng.integers(0, len(acts), N_CANONICAL)]
         epic = sampled_epic_distance(
-            inferred, reference, TransitionBatch(obs[cover], acts[cover], next_obs[cover]),
-            discount=discount, states=states, actions=actions,
+            inferred,
+            reference,
+            TransitionBatch(obs[cover], acts[cover], next_obs[cover]),
+            discount=discount,
+            states=states,
+            actions=actions,
         )
     pearson = pearson_distance(inferred_visited, reference_visited)
     shown = "not estimable from recorded rewards" if epic is None else f"{epic:.2f}"
     return {
-        "metrics": {"epic": epic, "dard": None, "starc": None, "pearson": pearson,
-                    "regret": None},
+        "metrics": {"epic": epic, "dard": None, "starc": None, "pearson": pearson, "regret": None},
         "returns": {
             "normalized_under_training": None,
             "normalized_under_inferred": None,
-            "demo_under_training": _returns(reference_visited, trajectories, discount),
-            "demo_under_inferred": _returns(inferred_visited, trajectories, discount),
+            "demo_under_training": _mean_return(trajectories, reference_visited, discount),
+            "demo_under_inferred": _mean_return(trajectories, inferred_visited, discount),
         },
         "goal_directedness": None,
         "verdict": "inconclusive",
@@ -89,6 +78,13 @@ def network_divergence_report(
             "suite's) for a verdict."
         ),
         "uncertainty": None,
-        "coverage": {"transitions": int(min(len(obs), MAX_COVERAGE)),
-                     "canonical_samples": N_CANONICAL},
+        "coverage": {
+            "transitions": int(min(len(obs), MAX_COVERAGE)),
+            "canonical_samples": N_CANONICAL,
+        },
     }
+
+
+def _mean_return(trajectories: TrajectorySet, values: np.ndarray, discount: float) -> float:
+    """Mean discounted return of the trajectories from per-transition rewards."""
+    return float(trajectories.discounted_returns(values, discount).mean())

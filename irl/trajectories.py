@@ -108,9 +108,18 @@ class TrajectorySet:
         return self.rews[start : start + int(self.lengths[i])]
 
     def transitions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tabular (s, a, s') of every transition: three (N,) int64 arrays."""
+        """(obs, acts, next obs) of every transition: three arrays of N rows (state indices for
+        tabular sets, vectors otherwise)."""
         index = np.arange(self.n_transitions) + self.trajectory_of_transition
         return self.obs[index], self.acts, self.obs[index + 1]
+
+    def discounted_returns(self, values: np.ndarray, discount: float) -> np.ndarray:
+        """(n_traj,) float64: sum_t discount^t values[t] of each trajectory, from (N,) rewards
+        of every transition."""
+        weighted = np.asarray(values, dtype=np.float64) * discount**self.timesteps
+        return np.bincount(
+            self.trajectory_of_transition, weights=weighted, minlength=self.n_trajectories
+        )
 
     def last_obs(self) -> np.ndarray:
         """Final observation of each trajectory: (n_traj,) or (n_traj, D)."""

@@ -71,12 +71,6 @@ class UnauthorizedError(DomainError):
     status, title = 401, "Unauthorized"
 
 
-class PayloadTooLargeError(DomainError):
-    """The body exceeds the configured size limit."""
-
-    status, title = 413, "Content too large"
-
-
 def invalid_input(exc: InvalidInputError) -> UnprocessableError:
     """Turn the science library's validation error into a 422 domain error."""
     return UnprocessableError(str(exc), errors=exc.problems)

@@ -33,12 +33,6 @@ from service.rollouts.schemas import RolloutsCreate, RolloutsMetadata, RolloutsP
 NPZ_MEDIA_TYPE = "application/x-npz"
 
 
-def _returns(values: np.ndarray, ts: TrajectorySet, discount: float) -> np.ndarray:
-    """Discounted return of each trajectory from per-transition rewards (N,) -> (n_traj,)."""
-    discounted = values * discount**ts.timesteps
-    return np.bincount(ts.trajectory_of_transition, weights=discounted, minlength=ts.n_trajectories)
-
-
 def _per_trajectory(
     ts: TrajectorySet, mdp: TabularMDP | None, training: TabularReward | LinearReward | None
 ) -> dict[str, np.ndarray]:
@@ -46,10 +40,12 @@ def _per_trajectory(
     discount = mdp.discount if mdp is not None else 1.0
     parts = {"lengths": ts.lengths, "terminal": ts.terminal}
     if ts.rews is not None:
-        parts["observed_return"] = _returns(ts.rews, ts, discount)
+        parts["observed_return"] = ts.discounted_returns(ts.rews, discount)
     if mdp is not None and training is not None:
         s, a, s_next = ts.transitions()
-        parts["training_return"] = _returns(reward_array(training, mdp)[s, a, s_next], ts, discount)
+        parts["training_return"] = ts.discounted_returns(
+            reward_array(training, mdp)[s, a, s_next], discount
+        )
     return parts
 
 

@@ -323,6 +323,17 @@ def inference_detail(
     )
 
 
+@router.get("/inferences/{inference_id}/reward.safetensors")
+def reward_weights(inference_id: str, auth: DashboardKey, uow: UowDep) -> Response:
+    """A network reward's weights, for the page's download link (the session's project only)."""
+    data = inferences.reward_weights(uow.session, auth.principal.project_id, inference_id[:40])
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{inference_id[:40]}.safetensors"'},
+    )
+
+
 @router.post("/inferences/{inference_id}/cancel")
 def cancel(
     inference_id: str, auth: DashboardKey, uow: UowDep, csrf_token: CsrfField = None

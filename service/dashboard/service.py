@@ -34,8 +34,18 @@ from service.rollouts import service as rollouts
 
 STATUSES: tuple[str, ...] = get_args(Status)
 VERDICTS: tuple[str, ...] = get_args(Verdict)
-ALGORITHMS: tuple[str, ...] = get_args(InferenceCreate.model_fields["algorithm"].annotation)
-REWARD_MODELS: tuple[str, ...] = get_args(InferenceCreate.model_fields["reward_model"].annotation)
+def _choices(annotation: Any) -> tuple[str, ...]:
+    """The string values of a Literal annotation, also inside an Optional."""
+    return tuple(
+        value
+        for arg in get_args(annotation)
+        for value in (get_args(arg) or (arg,))
+        if isinstance(value, str)
+    )
+
+
+ALGORITHMS = _choices(InferenceCreate.model_fields["algorithm"].annotation)
+REWARD_MODELS = _choices(InferenceCreate.model_fields["reward_model"].annotation)
 LIVE_STATUSES = ("queued", "running")
 SAMPLE_PATHS = 3
 MAX_COMPARED = 6

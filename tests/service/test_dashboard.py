@@ -392,3 +392,42 @@ async def test_static_assets_ship_with_the_package(anonymous: httpx.AsyncClient)
         assert (await anonymous.get(f"/static/{name}")).status_code == 200
     html = (STATIC.parent / "templates" / "base.html").read_text()
     assert "http://" not in html and "https://" not in html
+
+
+async def test_network_reward_page_and_download(client: httpx.AsyncClient, queue: Queue) -> None:
+    """A deep IRL inference: the page describes the network and serves its weights."""
+    from tests.e2e.test_deep_irl import balancing_episodes
+
+    rollouts = await client.post(
+        "/v1/rollouts",
+        json={
+            "name": "balancer",
+            "environment": {"kind": "gymnasium", "id": "seals/CartPole-v0"},
+            "training_reward": {"kind": "environment"},
+            "trajectories": balancing_episodes(1, 0),
+        },
+    )
+    assert rollouts.status_code == 201, rollouts.text
+    job = await client.post(
+        "/v1/inferences",
+        json={
+            "rollouts_id": rollouts.json()["id"],
+            "algorithm": "gail",
+            "params": {
+                "total_timesteps": 256,
+                "n_envs": 1,
+                "gen_n_steps": 256,
+                "demo_batch_size": 32,
+            },
+        },
+    )
+    assert job.status_code == 202, job.text
+    assert queue.drain() == ["succeeded"]
+    inference_id = job.json()["id"]
+    page = await client.get(f"/inferences/{inference_id}")
+    assert page.status_code == 200
+    assert "Inferred reward network" in page.text and "reward.safetensors" in page.text
+    assert '<option value="mlp"' in page.text and '<option value="airl"' in page.text
+    download = await client.get(f"/inferences/{inference_id}/reward.safetensors")
+    api = await client.get(f"/v1/inferences/{inference_id}/reward/weights")
+    assert download.status_code == 200 and download.content == api.content

@@ -40,8 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_maze_agent import (
     DEFAULT_OUT,
     DEFAULT_SIZE,
+    POLICY,
     POLICY_KWARGS,
-    observation_wrapper,
+    EgocentricObservation,
     policy_success,
     train,
 )
@@ -75,31 +76,27 @@ class Row:
 def load_or_train_ppo(
     path: Path, *, size: int, timesteps: int, seed: int, retrain: bool
 ) -> tuple[Any, dict[str, Any]]:
-    """The cached PPO model at `path` (trained first if missing, of another size, or `retrain`)."""
+    """The cached PPO model at `path` (trained first if missing, of another size or policy, or
+    `retrain`)."""
     sidecar = path.with_suffix(".json")
     summary = json.loads(sidecar.read_text()) if sidecar.exists() else None
-    if retrain or summary is None or not path.exists() or summary["size"] != size:
+    stale = summary is None or (summary["size"], summary["policy"]) != (size, POLICY)
+    if retrain or stale or not path.exists():
         print(f"training PPO on {size}x{size} red-door mazes ...", file=sys.stderr, flush=True)
         summary = train(size=size, timesteps=timesteps, seed=seed, out=path)
     else:
         print(f"reusing cached PPO agent {path}", file=sys.stderr, flush=True)
-    model = PPO.load(
-        path,
-        device="cpu",
-        custom_objects={"policy_kwargs": POLICY_KWARGS[summary["policy"]]},
-    )
+    model = PPO.load(path, device="cpu", custom_objects={"policy_kwargs": POLICY_KWARGS})
     return model, summary
 
 
-def ppo_trajectories(
-    model: Any, maze: Maze, *, policy: str, n: int, seed: int
-) -> list[dict[str, Any]]:
+def ppo_trajectories(model: Any, maze: Maze, *, n: int, seed: int) -> list[dict[str, Any]]:
     """n episodes of the PPO agent (actions sampled from its policy) with tabular-state obs.
 
     Sampling is seeded by `seed` and the maze's seed, so a rerun gives the same trajectories.
     """
     torch.manual_seed(seed + maze.seed)
-    env = observation_wrapper(policy)(MazeEnv(maze=maze))
+    env = EgocentricObservation(MazeEnv(maze=maze))
     model.policy.set_training_mode(False)
     trajectories = []
     for episode in range(n):
@@ -131,7 +128,6 @@ def run(
     episodes: int,
     seed: int,
     model: Any | None,
-    policy: str,
     timeout: float,
 ) -> list[Row]:
     """Roll out, upload and infer for every (agent, split, maze); collect the results."""
@@ -151,7 +147,7 @@ def run(
     for agent in agents:
         for (split, maze_seed), maze in mazes.items():
             if agent == "ppo":
-                trajectories = ppo_trajectories(model, maze, policy=policy, n=episodes, seed=seed)
+                trajectories = ppo_trajectories(model, maze, n=episodes, seed=seed)
             else:
                 trajectories = tabular_trajectories(maze, agent=agent, n=episodes, rng=rng)  # type: ignore[arg-type]
             uploaded = client.upload_rollouts(
@@ -310,7 +306,6 @@ def main(argv: list[str] | None = None) -> None:
             episodes=args.episodes,
             seed=args.seed,
             model=model,
-            policy=(training or {}).get("policy", "ego"),
             timeout=args.timeout,
         )
     success = None
@@ -318,9 +313,7 @@ def main(argv: list[str] | None = None) -> None:
         seeds = [MAZE_SEED_BASE + i for i in range(SUCCESS_MAZES)]
         torch.manual_seed(args.seed)
         success = {
-            split: policy_success(
-                model, policy=training["policy"], size=args.size, distribution=split, seeds=seeds
-            )
+            split: policy_success(model, size=args.size, distribution=split, seeds=seeds)
             for split in ("train", "test")
         }
     seconds = round(time.monotonic() - started, 1)

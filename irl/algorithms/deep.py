@@ -221,7 +221,7 @@ def deep_irl(
         return _density(trajectories, obs_space, act_space, rng, params, progress, should_stop)
     if horizon is None:
         raise InvalidInputError.at(
-            "params.horizon", "the environment has no max_episode_steps; give a horizon"
+            "params.horizon", "the environment has no max_episode_steps or horizon; give a horizon"
         )
     _check_horizon(trajectories, horizon)
     demos = demonstrations(
@@ -294,7 +294,11 @@ def _spaces_and_horizon(
     probe = make_env()
     try:
         obs_space, act_space = probe.observation_space, probe.action_space
-        horizon = params.horizon or (probe.spec.max_episode_steps if probe.spec else None)
+        horizon = (
+            params.horizon
+            or (probe.spec.max_episode_steps if probe.spec else None)
+            or getattr(probe.unwrapped, "horizon", None)
+        )
     finally:
         probe.close()
     _check_spaces(obs_space, act_space)

@@ -82,8 +82,8 @@ class Maze:
 
     @property
     def horizon(self) -> int:
-        """4 n^2: twice the longest possible path (2n^2 - 2 moves); the same for all n x n mazes."""
-        return 4 * self.size**2
+        """Steps per episode, maze_horizon(size)."""
+        return maze_horizon(self.size)
 
     @cached_property
     def walls(self) -> np.ndarray:
@@ -222,6 +222,11 @@ def generate_maze(*, size: int, distribution: Distribution, seed: int) -> Maze:
             ColouredCell(cell, colour) for cell, colour in zip(placed[1:], colours, strict=True)
         ),
     )
+
+
+def maze_horizon(size: int) -> int:
+    """4 n^2: twice the longest possible path (2n^2 - 2 moves); the same for all n x n mazes."""
+    return 4 * size**2
 
 
 def check_maze_arguments(*, size: int, distribution: str) -> None:

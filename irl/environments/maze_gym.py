@@ -20,6 +20,7 @@ from irl.environments.maze import (
     Maze,
     check_maze_arguments,
     generate_maze,
+    maze_horizon,
 )
 from irl.errors import InvalidInputError
 
@@ -70,6 +71,11 @@ class MazeEnv(gym.Env[np.ndarray, np.int64]):
         if self._maze is None:
             raise gym.error.ResetNeeded("call reset() before using a distribution environment")
         return self._maze
+
+    @property
+    def horizon(self) -> int:
+        """Steps per episode: the horizon of every maze of this size (deep IRL reads it)."""
+        return maze_horizon(self.size)
 
     @property
     def state(self) -> int:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
+from irl.algorithms.deep import DeepIrlParams
 from irl.divergence import tabular_distances, transition_coverage
-from irl.environments import TabularMDP
+from irl.divergence.epic import pearson_distance
+from irl.environments import GymnasiumEnvSpec, TabularMDP
+from irl.environments.gym_dynamics import environment_successors
 from irl.errors import InvalidInputError, Problem
+from irl.report_network import sampled_distances
 from irl.rewards import reward_array
 from service.comparisons.schemas import ComparisonCreate, ComparisonPublic, RolloutsCoverage
 from service.core.errors import invalid_input
@@ -22,7 +27,7 @@ from service.rollouts import service as rollouts
 
 def _environment(
     session: Session, project_id: str, spec: dict[str, Any], settings: Settings
-) -> TabularMDP:
+) -> TabularMDP | GymnasiumEnvSpec:
     """The comparison's environment, inline (not stored) or by reference."""
     if set(spec) == {"id"}:
         row = environments.get_row(session, project_id, str(spec["id"]), with_spec=True)
@@ -30,27 +35,7 @@ def _environment(
     else:
         model = environments.parse(spec, settings)
     if isinstance(model, TabularMDP) and not reportable(model):
-        raise invalid_input(
-            InvalidInputError(
-                [
-                    Problem(
-                        "environment", f"{model.n_states} states are too many for exact distances"
-                    )
-                ]
-            )
-        )
-    if not isinstance(model, TabularMDP):
-        raise invalid_input(
-            InvalidInputError(
-                [
-                    Problem(
-                        "environment",
-                        "comparisons of gymnasium environments need sampled coverage; "
-                        "give a tabular environment",
-                    )
-                ]
-            )
-        )
+        raise _problem("environment", f"{model.n_states} states are too many for exact distances")
     return model
 
 
@@ -66,20 +51,11 @@ def _coverage(
     row = rollouts.get_row(session, project_id, coverage.rollouts_id)
     ts = rollouts.load_trajectories(session, row)
     if ts.obs.ndim != 1:
-        raise invalid_input(
-            InvalidInputError([Problem("coverage.rollouts_id", "rollouts are not tabular")])
-        )
+        raise _problem("coverage.rollouts_id", "rollouts are not tabular")
     s, a, s_next = ts.transitions()
     if s.size and (max(s.max(), s_next.max()) >= mdp.n_states or a.max() >= mdp.n_actions):
-        raise invalid_input(
-            InvalidInputError(
-                [
-                    Problem(
-                        "coverage.rollouts_id",
-                        "the rollouts visit states or actions outside this environment",
-                    )
-                ]
-            )
+        raise _problem(
+            "coverage.rollouts_id", "the rollouts visit states or actions outside this environment"
         )
     weights = np.zeros((mdp.n_states, mdp.n_actions, mdp.n_states))
     np.add.at(weights, (s, a, s_next), 1.0)
@@ -91,6 +67,8 @@ def compare(
 ) -> ComparisonPublic:
     """EPIC between rewards `a` and `b` under the requested coverage."""
     mdp = _environment(session, project_id, body.environment, settings)
+    if isinstance(mdp, GymnasiumEnvSpec):
+        return _compare_sampled(session, project_id, mdp, body, settings)
     weights, coverage_name, ts = _coverage(session, project_id, mdp, body.coverage)
     concrete = [
         rewards.concrete(
@@ -108,3 +86,61 @@ def compare(
     visited = weights if isinstance(body.coverage, RolloutsCoverage) else None
     distances = tabular_distances(mdp, ra, rb, discount=discount, coverage=weights, visited=visited)
     return ComparisonPublic(**distances, discount=discount, coverage=coverage_name)
+
+
+def _compare_sampled(
+    session: Session,
+    project_id: str,
+    env: GymnasiumEnvSpec,
+    body: ComparisonCreate,
+    settings: Settings,
+) -> ComparisonPublic:
+    """Sampled EPIC and DARD (where the dynamics are known) in a gymnasium environment, with
+    the visited transitions of a rollout set of that environment as coverage."""
+    if not isinstance(body.coverage, RolloutsCoverage):
+        raise _problem(
+            "coverage",
+            'in a gymnasium environment give `{"rollouts_id": ...}`: sampled distances are '
+            "estimated over visited transitions",
+        )
+    row = rollouts.get_row(session, project_id, body.coverage.rollouts_id)
+    visited = environments.load(
+        environments.get_row(session, project_id, row.environment_id, with_spec=True), settings
+    )
+    if not isinstance(visited, GymnasiumEnvSpec) or visited.id != env.id:
+        raise _problem("coverage.rollouts_id", f"the rollouts are not of {env.id}")
+    ts = rollouts.load_trajectories(session, row)
+    width = math.prod(ts.obs.shape[1:])
+    a, b = (
+        rewards.reward_function(
+            session,
+            project_id,
+            rewards.parse(spec, loc=loc, mdp=None),
+            env=env,
+            observation_size=width,
+            loc=loc,
+        )
+        for loc, spec in (("a", body.a), ("b", body.b))
+    )
+    discount = body.discount if body.discount is not None else DeepIrlParams.discount
+    epic, dard = sampled_distances(
+        a,
+        b,
+        ts,
+        discount=discount,
+        rng=np.random.default_rng(0),
+        sample_next=environment_successors(env.id),
+    )
+    obs, acts, next_obs = ts.transitions()
+    pearson = pearson_distance(
+        np.asarray(a(obs, acts, next_obs), dtype=np.float64),
+        np.asarray(b(obs, acts, next_obs), dtype=np.float64),
+    )
+    return ComparisonPublic(
+        epic=epic, dard=dard, pearson=pearson, discount=discount, coverage=f"rollouts:{row.id}"
+    )
+
+
+def _problem(loc: str, message: str) -> Exception:
+    """A 422 naming the field."""
+    return invalid_input(InvalidInputError([Problem(loc, message)]))

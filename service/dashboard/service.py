@@ -16,7 +16,7 @@ from irl.environments import TabularMDP
 from irl.errors import InvalidInputError
 from irl.trajectories import TrajectorySet
 from service.comparisons import service as comparisons
-from service.comparisons.schemas import ComparisonCreate
+from service.comparisons.schemas import ComparisonCreate, RolloutsCoverage
 from service.core.db import UnitOfWork
 from service.core.errors import DomainError, NotFoundError
 from service.core.metrics import JOBS_SUBMITTED
@@ -501,11 +501,12 @@ def _epic_between(
         return "0"
     if a.reward is None or b.reward is None:
         return "not finished"
+    network = a.reward.get("kind") == "network"
     body = ComparisonCreate(
         environment={"id": a.row.environment_id},
         a={"kind": "inference", "id": a.row.id},
         b={"kind": "inference", "id": b.row.id},
-        coverage="transitions",
+        coverage=RolloutsCoverage(rollouts_id=a.row.rollouts_id) if network else "transitions",
     )
     try:
         epic = comparisons.compare(session, project_id, body, settings).epic

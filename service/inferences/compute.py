@@ -13,6 +13,7 @@ from irl.algorithms import InferenceResult, Progress, RewardModel, mce_irl, vali
 from irl.algorithms.deep import Algorithm as DeepAlgorithm
 from irl.algorithms.deep import deep_irl, validate_deep_params
 from irl.environments import GymnasiumEnvSpec, TabularMDP
+from irl.environments.gym_dynamics import environment_successors
 from irl.environments.gym_rewards import environment_reward
 from irl.errors import InvalidInputError, Problem
 from irl.report import divergence_report
@@ -269,14 +270,18 @@ def network_reference(
     env_id: str, spec: Mapping[str, Any] | None, trajectories: TrajectorySet
 ) -> dict[str, Any] | None:
     """The reference a network reward is compared with: the environment's known reward
-    function, or the rewards recorded in the rollouts; None when neither is available."""
+    function (with its dynamics, when known, for DARD), or the rewards recorded in the
+    rollouts; None when neither is available."""
     if spec is None:
         return None
     if spec.get("kind") == "environment":
         known = environment_reward(env_id)
         if known is None:
             return None
-        return {"reference": lambda obs, acts, next_obs: known(obs, acts, next_obs, None)}
+        return {
+            "reference": lambda obs, acts, next_obs: known(obs, acts, next_obs, None),
+            "sample_next": environment_successors(env_id),
+        }
     if spec.get("kind") == "observed" and trajectories.rews is not None:
         return {"recorded": trajectories.rews}
     return None

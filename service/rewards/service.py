@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,8 +10,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from irl.environments import TabularMDP
+from irl.environments import GymnasiumEnvSpec, TabularMDP
+from irl.environments.gym_rewards import environment_reward
 from irl.errors import InvalidInputError, Problem
+from irl.report_network import RewardCallable
 from irl.rewards import (
     EnvironmentReward,
     InferenceReward,
@@ -20,11 +23,15 @@ from irl.rewards import (
     TabularReward,
     parse_reward_spec,
 )
+from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet
+from service.core import artifacts
 from service.core.errors import invalid_input
 from service.core.models import Inference, InferredReward
+from service.inferences import repository
 
 ConcreteReward = TabularReward | LinearReward
+NETWORK_COMPARABLE = "`environment` (where its reward function is known) or a network `inference`"
 
 
 def parse(spec: Any, *, loc: str, mdp: TabularMDP | None) -> RewardSpec:
@@ -101,3 +108,38 @@ def concrete(
             raise _fail(loc, "the inference's reward cannot be evaluated in this environment")
         return parsed
     raise _fail(loc, f"unsupported reward kind {type(spec).__name__}")
+
+
+def reward_function(
+    session: Session,
+    project_id: str,
+    spec: RewardSpec,
+    *,
+    env: GymnasiumEnvSpec,
+    observation_size: int,
+    loc: str,
+) -> RewardCallable:
+    """A batched reward function in a gymnasium environment: its known reward, or a network
+    reward of observations of `observation_size` numbers (linear, tabular and observed rewards
+    have no meaning off a tabular environment)."""
+    if isinstance(spec, EnvironmentReward):
+        known = environment_reward(env.id)
+        if known is None:
+            raise _fail(loc, f"the reward function of {env.id} is not known")
+        return lambda obs, acts, next_obs: known(obs, acts, next_obs, None)
+    if isinstance(spec, InferenceReward):
+        stored = inferred_reward_spec(session, project_id, spec.id, loc=loc)
+        artifact_id = repository.reward_artifact(session, spec.id)
+        if stored.get("kind") == "network" and artifact_id is not None:
+            expected = math.prod(stored["config"]["observation"]["shape"])
+            if expected != observation_size:
+                raise _fail(
+                    f"{loc}.id",
+                    f"the network takes observations of {expected} numbers; the coverage "
+                    f"rollouts have {observation_size}",
+                )
+            network = NetworkReward.from_safetensors(
+                artifacts.get_bytes(session, artifact_id), stored["config"]
+            )
+            return lambda obs, acts, next_obs: network(obs, acts, next_obs)
+    raise _fail(loc, f"in a gymnasium environment a reward must be {NETWORK_COMPARABLE}")

@@ -129,9 +129,9 @@ def test_deep_irl_on_other_environments(api: httpx.Client, case: str) -> None:
     if case == "mountain_car":
         env: dict = {"kind": "gymnasium", "id": "seals/MountainCar-v0"}
         trajectories, extra = mountain_car_episodes(4, 0), {}
-    else:  # the maze env truncates itself at its horizon; deep IRL is told it
-        env, trajectories, horizon = maze_episodes(8, 5)
-        extra = {"horizon": horizon}
+    else:  # no params.horizon: deep IRL reads the maze env's own horizon
+        env, trajectories, _ = maze_episodes(8, 5)
+        extra = {}
     rollouts = api.post(
         "/v1/rollouts", json={"name": case, "environment": env, "trajectories": trajectories}
     )

@@ -9,10 +9,18 @@ import numpy as np
 import pytest
 import seals  # noqa: F401  (registers the seals/ ids)
 import torch as th
+from gymnasium.envs.classic_control import CartPoleEnv
 
 from irl.algorithms.base import Cancelled, Progress
-from irl.algorithms.deep import DeepIrlParams, deep_irl, demonstrations, validate_deep_params
+from irl.algorithms.deep import (
+    DeepIrlParams,
+    _spaces_and_horizon,
+    deep_irl,
+    demonstrations,
+    validate_deep_params,
+)
 from irl.environments.gym_rewards import environment_reward
+from irl.environments.maze_gym import MAZE_IDS, register_mazes
 from irl.errors import InvalidInputError
 from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet
@@ -337,3 +345,15 @@ def test_environment_factories(demos: TrajectorySet) -> None:
             rng=np.random.default_rng(0),
             params=params,
         )
+
+
+def test_horizon_defaults_to_the_environment_s_own() -> None:
+    """params.horizon, else the spec's max_episode_steps, else the env's horizon attribute."""
+    register_mazes()
+    default = validate_deep_params({}, algorithm="gail")
+    maze = lambda: gym.make(MAZE_IDS["train"], size=3)  # noqa: E731
+    assert _spaces_and_horizon(maze, default)[2] == 4 * 3**2
+    assert _spaces_and_horizon(lambda: gym.make(ENV), default)[2] == 500
+    explicit = validate_deep_params({"horizon": 7}, algorithm="gail")
+    assert _spaces_and_horizon(maze, explicit)[2] == 7
+    assert _spaces_and_horizon(CartPoleEnv, default)[2] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.service.conftest import Queue
 from tests.service.data import corridor_environment, corridor_rollouts
 
 GOAL = {"kind": "linear", "weights": {"goal": 1.0}}
@@ -72,3 +73,82 @@ async def test_bad_comparisons(client: httpx.AsyncClient) -> None:
         response = await client.post("/v1/comparisons", json=body)
         assert response.status_code == 422, (body, response.text)
         assert any(e["loc"].startswith(loc) for e in response.json()["errors"]), response.text
+
+
+async def _maze_density_inference(client: httpx.AsyncClient, queue: Queue) -> tuple[dict, str]:
+    """Door-seeker rollouts in one maze's gymnasium view and a (fast) density reward of them."""
+    from tests.e2e.test_deep_irl import maze_episodes
+
+    env, trajectories, _ = maze_episodes(4, 3)
+    rollouts = await client.post(
+        "/v1/rollouts",
+        json={
+            "name": "maze",
+            "environment": env,
+            "training_reward": {"kind": "environment"},
+            "trajectories": trajectories,
+        },
+    )
+    assert rollouts.status_code == 201, rollouts.text
+    job = await client.post(
+        "/v1/inferences",
+        json={
+            "rollouts_id": rollouts.json()["id"],
+            "algorithm": "density",
+            "seed": 0,
+            "params": {"max_kde_points": 100},
+        },
+    )
+    assert job.status_code == 202, job.text
+    assert queue.drain() == ["succeeded"]
+    return rollouts.json(), job.json()["id"]
+
+
+async def test_network_rewards_compare_by_sampling(
+    client: httpx.AsyncClient, queue: Queue
+) -> None:
+    rollouts, inference_id = await _maze_density_inference(client, queue)
+    inferred = {"kind": "inference", "id": inference_id}
+    request = {
+        "environment": {"id": rollouts["environment_id"]},
+        "a": inferred,
+        "b": {"kind": "environment"},
+        "coverage": {"rollouts_id": rollouts["id"]},
+    }
+    response = await client.post("/v1/comparisons", json=request)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # Same samples (seed 0) and discount (the deep IRL default) as the job's own report.
+    report = (await client.get(f"/v1/inferences/{inference_id}/divergence")).json()
+    assert body["epic"] == pytest.approx(report["metrics"]["epic"])
+    assert body["dard"] == pytest.approx(report["metrics"]["dard"])  # maze dynamics are known
+    assert body["pearson"] == pytest.approx(report["metrics"]["pearson"])
+    assert body["starc"] is None and body["regret"] is None
+    assert body["coverage"] == f"rollouts:{rollouts['id']}"
+    itself = await client.post("/v1/comparisons", json={**request, "b": inferred})
+    assert itself.json()["epic"] == pytest.approx(0.0, abs=1e-6)
+    assert itself.json()["dard"] == pytest.approx(0.0, abs=1e-6)
+
+
+async def test_network_comparison_errors_name_the_field(
+    client: httpx.AsyncClient, queue: Queue
+) -> None:
+    rollouts, inference_id = await _maze_density_inference(client, queue)
+    corridor = (await client.post("/v1/rollouts", json=corridor_rollouts())).json()
+    base = {
+        "environment": {"id": rollouts["environment_id"]},
+        "a": {"kind": "inference", "id": inference_id},
+        "b": {"kind": "environment"},
+        "coverage": {"rollouts_id": rollouts["id"]},
+    }
+    cases = [
+        ({"coverage": "transitions"}, "coverage", "rollouts_id"),
+        ({"b": GOAL}, "b", "network `inference`"),
+        ({"coverage": {"rollouts_id": corridor["id"]}}, "coverage.rollouts_id", "not of"),
+        ({"b": {"kind": "inference", "id": "inf_missing"}}, "b.id", "unknown inference"),
+    ]
+    for change, loc, message in cases:
+        response = await client.post("/v1/comparisons", json={**base, **change})
+        assert response.status_code == 422, (change, response.text)
+        (error,) = response.json()["errors"]
+        assert error["loc"] == loc and message in error["msg"], error

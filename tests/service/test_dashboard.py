@@ -431,3 +431,22 @@ async def test_network_reward_page_and_download(client: httpx.AsyncClient, queue
     download = await client.get(f"/inferences/{inference_id}/reward.safetensors")
     api = await client.get(f"/v1/inferences/{inference_id}/reward/weights")
     assert download.status_code == 200 and download.content == api.content
+
+
+async def test_compare_page_measures_network_rewards(
+    client: httpx.AsyncClient, queue: Queue
+) -> None:
+    """Two reward networks are compared by sampled EPIC over the row inference's rollouts."""
+    from tests.service.test_comparisons import _maze_density_inference
+
+    rollouts, first = await _maze_density_inference(client, queue)
+    second = await client.post(
+        "/v1/inferences",
+        json={"rollouts_id": rollouts["id"], "algorithm": "density", "seed": 1},
+    )
+    assert second.status_code == 202 and queue.drain() == ["succeeded"]
+    compare = await client.get("/compare", params=[("ids", first), ("ids", second.json()["id"])])
+    assert compare.status_code == 200
+    distances = re.findall(r"<td class=\"num\" data-distance>([^<]+)</td>", compare.text)
+    assert distances[0] == distances[3] == "0"
+    assert all(0.0 <= float(d) <= 1.0 for d in distances[1:3]), distances

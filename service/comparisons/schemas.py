@@ -18,7 +18,8 @@ class RolloutsCoverage(BaseModel):
 
 
 class ComparisonCreate(BaseModel):
-    """Two reward specs to compare in one environment."""
+    """Two reward specs to compare in one environment (in a gymnasium environment:
+    `environment` or network `inference` rewards)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -31,7 +32,8 @@ class ComparisonCreate(BaseModel):
     coverage: Literal["uniform", "transitions"] | RolloutsCoverage = Field(
         default="uniform",
         description="`uniform` over S×A×S, `transitions` (uniform (s, a), then s' ~ T), or "
-        '`{"rollouts_id": ...}` (the visited transitions).',
+        '`{"rollouts_id": ...}` (the visited transitions). Gymnasium environments need '
+        "rollouts: their distances are sampled (EPIC; DARD where the dynamics are known).",
     )
 
 

@@ -29,14 +29,19 @@ def direct(trajectories: list[dict], params: dict, seed: int) -> float:
     """Seconds for the same deep_irl call in this process (one torch thread, like a worker)."""
     torch.set_num_threads(1)
     started = time.perf_counter()
-    deep_irl(algorithm="airl", env=ENV_ID, trajectories=parse_trajectories(trajectories),
-             rng=np.random.default_rng(seed),
-             params=validate_deep_params(params, algorithm="airl"))
+    deep_irl(
+        algorithm="airl",
+        env=ENV_ID,
+        trajectories=parse_trajectories(trajectories),
+        rng=np.random.default_rng(seed),
+        params=validate_deep_params(params, algorithm="airl"),
+    )
     return time.perf_counter() - started
 
 
-def interleaved(trajectories: list[dict], params: dict, seed: int,
-                repeat: int) -> tuple[list[float], list[float]]:
+def interleaved(
+    trajectories: list[dict], params: dict, seed: int, repeat: int
+) -> tuple[list[float], list[float]]:
     """Alternate direct runs and service jobs (so both see the same machine load); returns the
     direct seconds and the service seconds (POST /v1/inferences to status succeeded)."""
     direct_times: list[float] = []
@@ -46,16 +51,27 @@ def interleaved(trajectories: list[dict], params: dict, seed: int,
         served(Path(tmp), workers=1) as server,
         server.client(timeout=120) as client,
     ):
-        rollouts_id = client.post("/v1/rollouts", json={
-            "name": "balancer", "environment": {"kind": "gymnasium", "id": ENV_ID},
-            "training_reward": {"kind": "environment"}, "trajectories": trajectories,
-        }).json()["id"]
+        rollouts_id = client.post(
+            "/v1/rollouts",
+            json={
+                "name": "balancer",
+                "environment": {"kind": "gymnasium", "id": ENV_ID},
+                "training_reward": {"kind": "environment"},
+                "trajectories": trajectories,
+            },
+        ).json()["id"]
         for _ in range(repeat):
             direct_times.append(direct(trajectories, params, seed))
             started = time.perf_counter()
-            job = client.post("/v1/inferences", json={
-                "rollouts_id": rollouts_id, "algorithm": "airl", "seed": seed,
-                "params": params}).json()
+            job = client.post(
+                "/v1/inferences",
+                json={
+                    "rollouts_id": rollouts_id,
+                    "algorithm": "airl",
+                    "seed": seed,
+                    "params": params,
+                },
+            ).json()
             done = wait_for(client, job["id"], timeout=3600)
             assert done["status"] == "succeeded", done["error"]
             service_times.append(time.perf_counter() - started)
@@ -73,8 +89,10 @@ def main() -> None:
     direct(trajectories, {**params, "total_timesteps": 1024}, args.seed)  # warm-up (imports)
     direct_times, service_times = interleaved(trajectories, params, args.seed, args.repeat)
     best_direct, best_service = min(direct_times), min(service_times)
-    print(f"AIRL on {ENV_ID}, {args.timesteps} timesteps, {len(trajectories)} demonstrations; "
-          f"{os.cpu_count()} cores; best of {args.repeat}")
+    print(
+        f"AIRL on {ENV_ID}, {args.timesteps} timesteps, {len(trajectories)} demonstrations; "
+        f"{os.cpu_count()} cores; best of {args.repeat}"
+    )
     print(f"{'run':<10}{'seconds':>10}")
     print(f"{'direct':<10}{best_direct:>10.2f}")
     print(f"{'service':<10}{best_service:>10.2f}")

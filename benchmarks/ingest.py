@@ -66,8 +66,9 @@ def direct_write(data: TrajectoryArrays, settings: Settings) -> float:
         from service.auth.repository import get_or_create_project
 
         project = get_or_create_project(uow.session, "bench")
-        art = artifacts.put(uow.session, project_id=project.id, data=blob,
-                            media_type="application/x-npz")
+        art = artifacts.put(
+            uow.session, project_id=project.id, data=blob, media_type="application/x-npz"
+        )
         del art, ts
     return time.perf_counter() - started
 
@@ -90,14 +91,16 @@ def main() -> None:
             with MesascopeClient(server.url, server.key, timeout=600) as client:
                 env_id = client.create_environment(CARTPOLE)["id"]
                 # Warm-up: the first bulk request imports the multipart parser and fills caches.
-                client.upload_rollouts(cartpole_like(EPISODE), environment={"id": env_id},
-                                       name="warm-up", bulk=True)
+                client.upload_rollouts(
+                    cartpole_like(EPISODE), environment={"id": env_id}, name="warm-up", bulk=True
+                )
                 timings, peaks = [], []
                 for _ in range(3):
                     baseline = peak_rss(pid)
                     started = time.perf_counter()
-                    client.upload_rollouts(bulk_data, environment={"id": env_id}, name="bulk",
-                                           bulk=True)
+                    client.upload_rollouts(
+                        bulk_data, environment={"id": env_id}, name="bulk", bulk=True
+                    )
                     timings.append(time.perf_counter() - started)
                     peaks.append(peak_rss(pid) - baseline)
                 bulk, bulk_peak = min(timings), peaks[0]
@@ -106,27 +109,39 @@ def main() -> None:
             pid = server.process.popen.pid
             with MesascopeClient(server.url, server.key, timeout=600) as client:
                 env_id = client.create_environment(CARTPOLE)["id"]
-                client.upload_rollouts(cartpole_like(EPISODE), environment={"id": env_id},
-                                       name="warm-up", bulk=False)
+                client.upload_rollouts(
+                    cartpole_like(EPISODE), environment={"id": env_id}, name="warm-up", bulk=False
+                )
                 baseline = peak_rss(pid)
                 started = time.perf_counter()
-                client.upload_rollouts(json_data, environment={"id": env_id}, name="json",
-                                       bulk=False)
+                client.upload_rollouts(
+                    json_data, environment={"id": env_id}, name="json", bulk=False
+                )
                 json_seconds = time.perf_counter() - started
                 json_peak = peak_rss(pid) - baseline
 
     bulk_payload, json_payload = payload_bytes(bulk_data), payload_bytes(json_data)
-    print(f"machine: {os.cpu_count()} cores; best of 3 for bulk and direct; memory: growth of "
-          "the server's peak RSS during the first upload after a small warm-up upload")
-    print(f"{'path':<8}{'transitions':>13}{'seconds':>10}{'transitions/s':>16}{'vs direct':>11}"
-          f"{'peak server MB':>16}{'x payload':>11}")
-    print(f"{'direct':<8}{args.bulk:>13,}{direct:>10.3f}{args.bulk / direct:>16,.0f}{1.0:>11.2f}"
-          f"{'':>16}{'':>11}")
-    print(f"{'bulk':<8}{args.bulk:>13,}{bulk:>10.3f}{args.bulk / bulk:>16,.0f}"
-          f"{bulk / direct:>11.2f}{bulk_peak / 2**20:>16.1f}{bulk_peak / bulk_payload:>11.2f}")
-    print(f"{'json':<8}{args.json:>13,}{json_seconds:>10.3f}{args.json / json_seconds:>16,.0f}"
-          f"{(json_seconds / args.json) / (direct / args.bulk):>11.2f}"
-          f"{json_peak / 2**20:>16.1f}{json_peak / json_payload:>11.2f}")
+    print(
+        f"machine: {os.cpu_count()} cores; best of 3 for bulk and direct; memory: growth of "
+        "the server's peak RSS during the first upload after a small warm-up upload"
+    )
+    print(
+        f"{'path':<8}{'transitions':>13}{'seconds':>10}{'transitions/s':>16}{'vs direct':>11}"
+        f"{'peak server MB':>16}{'x payload':>11}"
+    )
+    print(
+        f"{'direct':<8}{args.bulk:>13,}{direct:>10.3f}{args.bulk / direct:>16,.0f}{1.0:>11.2f}"
+        f"{'':>16}{'':>11}"
+    )
+    print(
+        f"{'bulk':<8}{args.bulk:>13,}{bulk:>10.3f}{args.bulk / bulk:>16,.0f}"
+        f"{bulk / direct:>11.2f}{bulk_peak / 2**20:>16.1f}{bulk_peak / bulk_payload:>11.2f}"
+    )
+    print(
+        f"{'json':<8}{args.json:>13,}{json_seconds:>10.3f}{args.json / json_seconds:>16,.0f}"
+        f"{(json_seconds / args.json) / (direct / args.bulk):>11.2f}"
+        f"{json_peak / 2**20:>16.1f}{json_peak / json_payload:>11.2f}"
+    )
 
 
 if __name__ == "__main__":

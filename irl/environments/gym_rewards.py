@@ -83,6 +83,7 @@ def pendulum_reward(
 MAZE_CHANNELS, MAZE_AGENT, MAZE_DOOR = 5, 1, 2
 """Channel count, agent channel and door channel of the maze images (see maze_gym)."""
 
+
 def maze_door_reward(
     obs: np.ndarray, acts: np.ndarray, next_obs: np.ndarray, dones: np.ndarray | None = None
 ) -> np.ndarray:

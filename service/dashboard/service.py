@@ -34,6 +34,8 @@ from service.rollouts import service as rollouts
 
 STATUSES: tuple[str, ...] = get_args(Status)
 VERDICTS: tuple[str, ...] = get_args(Verdict)
+
+
 def _choices(annotation: Any) -> tuple[str, ...]:
     """The string values of a Literal annotation, also inside an Optional."""
     return tuple(

@@ -89,6 +89,7 @@ def test_airl_on_cartpole_end_to_end(api: httpx.Client) -> None:
 
     report = api.get(f"/v1/inferences/{done['id']}/divergence").json()
     assert 0 <= report["metrics"]["epic"] <= 1
+    assert 0 <= report["metrics"]["dard"] <= 1  # CartPole's dynamics are known
     assert report["verdict"] == "inconclusive" and "gymnasium" in report["explanation"]
     observed = api.get(f"/v1/inferences/{done['id']}/divergence", params={"against": "observed"})
     assert observed.status_code == 200 and observed.json()["metrics"]["epic"] is None
@@ -133,7 +134,13 @@ def test_deep_irl_on_other_environments(api: httpx.Client, case: str) -> None:
         env, trajectories, _ = maze_episodes(8, 5)
         extra = {}
     rollouts = api.post(
-        "/v1/rollouts", json={"name": case, "environment": env, "trajectories": trajectories}
+        "/v1/rollouts",
+        json={
+            "name": case,
+            "environment": env,
+            "training_reward": {"kind": "environment"},
+            "trajectories": trajectories,
+        },
     )
     assert rollouts.status_code == 201, rollouts.text
     job = api.post(
@@ -154,6 +161,9 @@ def test_deep_irl_on_other_environments(api: httpx.Client, case: str) -> None:
     done = wait_for(api, job.json()["id"], timeout=300)
     assert done["status"] == "succeeded", done["error"]
     assert api.get(f"/v1/inferences/{done['id']}/reward/weights").status_code == 200
+    # Both environments' rewards and dynamics are known: sampled EPIC and DARD are reported.
+    metrics = api.get(f"/v1/inferences/{done['id']}/divergence").json()["metrics"]
+    assert 0 <= metrics["epic"] <= 1 and 0 <= metrics["dard"] <= 1, metrics
 
 
 def test_bad_deep_submissions(api: httpx.Client) -> None:

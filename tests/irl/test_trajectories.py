@@ -379,10 +379,12 @@ def test_hostile_npz_members_only_raise_invalid_input(field: str, member: np.nda
 
 
 def test_discounted_returns_by_hand() -> None:
-    ts = parse_trajectories([
-        {"obs": [0, 1, 2], "acts": [0, 1]},
-        {"obs": [3, 4, 5, 6], "acts": [1, 1, 0]},
-    ])
+    ts = parse_trajectories(
+        [
+            {"obs": [0, 1, 2], "acts": [0, 1]},
+            {"obs": [3, 4, 5, 6], "acts": [1, 1, 0]},
+        ]
+    )
     values = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     # 1 + 0.5 * 2 = 2;  3 + 0.5 * 4 + 0.25 * 5 = 6.25
     np.testing.assert_allclose(ts.discounted_returns(values, 0.5), [2.0, 6.25])

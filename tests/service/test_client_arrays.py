@@ -19,11 +19,25 @@ def _items() -> list[dict]:
 
 def test_dicts_imitation_and_minari_forms_agree() -> None:
     items = _items()
-    imitation = [TrajectoryWithRew(obs=np.asarray(t["obs"]), acts=np.asarray(t["acts"]),
-                                   infos=None, terminal=t["terminal"],
-                                   rews=np.asarray(t["rews"], dtype=np.float32)) for t in items]
-    minari = [{"observations": t["obs"], "actions": t["acts"], "rewards": t["rews"],
-               "terminations": [False] * (len(t["acts"]) - 1) + [t["terminal"]]} for t in items]
+    imitation = [
+        TrajectoryWithRew(
+            obs=np.asarray(t["obs"]),
+            acts=np.asarray(t["acts"]),
+            infos=None,
+            terminal=t["terminal"],
+            rews=np.asarray(t["rews"], dtype=np.float32),
+        )
+        for t in items
+    ]
+    minari = [
+        {
+            "observations": t["obs"],
+            "actions": t["acts"],
+            "rewards": t["rews"],
+            "terminations": [False] * (len(t["acts"]) - 1) + [t["terminal"]],
+        }
+        for t in items
+    ]
     flat = [to_arrays(form) for form in (items, imitation, minari)]
     for arrays in flat:
         np.testing.assert_array_equal(arrays.obs, np.arange(9))

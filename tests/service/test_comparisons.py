@@ -104,9 +104,7 @@ async def _maze_density_inference(client: httpx.AsyncClient, queue: Queue) -> tu
     return rollouts.json(), job.json()["id"]
 
 
-async def test_network_rewards_compare_by_sampling(
-    client: httpx.AsyncClient, queue: Queue
-) -> None:
+async def test_network_rewards_compare_by_sampling(client: httpx.AsyncClient, queue: Queue) -> None:
     rollouts, inference_id = await _maze_density_inference(client, queue)
     inferred = {"kind": "inference", "id": inference_id}
     request = {

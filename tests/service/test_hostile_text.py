@@ -23,12 +23,24 @@ def _with_feature_names(names: list[str]) -> dict:
         ("POST", "/v1/rollouts", corridor_rollouts(name=f"a{NUL}b"), "name"),
         ("POST", "/v1/rollouts", corridor_rollouts(tags={f"k{NUL}": "v"}), "tags"),
         ("POST", "/v1/rollouts", corridor_rollouts(split=f"t{NUL}"), "split"),
-        ("POST", "/v1/environments", {**corridor_environment(), "name": f"x{NUL}"},
-         "environment.name"),
-        ("POST", "/v1/environments", _with_feature_names([f"go{NUL}al", "lamp"]),
-         "environment.features.names"),
-        ("POST", "/v1/inferences", {"rollouts_id": f"ro_{NUL}", "algorithm": "mce_irl"},
-         "rollouts_id"),
+        (
+            "POST",
+            "/v1/environments",
+            {**corridor_environment(), "name": f"x{NUL}"},
+            "environment.name",
+        ),
+        (
+            "POST",
+            "/v1/environments",
+            _with_feature_names([f"go{NUL}al", "lamp"]),
+            "environment.features.names",
+        ),
+        (
+            "POST",
+            "/v1/inferences",
+            {"rollouts_id": f"ro_{NUL}", "algorithm": "mce_irl"},
+            "rollouts_id",
+        ),
         ("GET", "/v1/rollouts/ro_%00x", None, "rollouts_id"),
         ("GET", "/v1/inferences?rollouts_id=%00", None, "rollouts_id"),
         ("GET", "/v1/rollouts?tag=a%00=b", None, "tag"),
@@ -46,7 +58,8 @@ async def test_unstorable_text_is_a_422(
 
 
 async def test_malformed_json_names_the_body(client: httpx.AsyncClient) -> None:
-    response = await client.post("/v1/rollouts", content=b"{not json",
-                                 headers={"Content-Type": "application/json"})
+    response = await client.post(
+        "/v1/rollouts", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == "body"

@@ -24,16 +24,20 @@ from tests.service.conftest import (
 )
 
 pytestmark = pytest.mark.slow
-FUZZ = settings(max_examples=30, deadline=None, derandomize=True,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 
 
 def _app(database_url: str | None) -> tuple[schemathesis.BaseSchema, str]:
     """A migrated database, an app on it, its OpenAPI schema and a key (built at import, since
     schemathesis needs the schema when it generates the tests)."""
-    config = Settings(environment="test", max_body_bytes=200_000,
-                      data_dir=Path(tempfile.mkdtemp(prefix="mesascope-fuzz-")),
-                      **({"database_url": database_url} if database_url else {}))
+    config = Settings(
+        environment="test",
+        max_body_bytes=200_000,
+        data_dir=Path(tempfile.mkdtemp(prefix="mesascope-fuzz-")),
+        **({"database_url": database_url} if database_url else {}),
+    )
     migrate(config.database_url)
     app = create_app(config, enqueue=lambda _: None, queue_check=lambda: None)
     return schemathesis.openapi.from_asgi("/openapi.json", app), new_key(config)
@@ -49,8 +53,9 @@ PG_SCHEMA, PG_KEY = _app(PG_URL) if PG_URL else (SQLITE_SCHEMA, SQLITE_KEY)
 @SQLITE_SCHEMA.parametrize()
 @FUZZ
 def test_no_server_errors_sqlite(case: schemathesis.Case) -> None:
-    case.call_and_validate(headers={"Authorization": f"Bearer {SQLITE_KEY}"},
-                           checks=[not_a_server_error])
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {SQLITE_KEY}"}, checks=[not_a_server_error]
+    )
 
 
 @PG_SCHEMA.parametrize()
@@ -60,5 +65,6 @@ def test_no_server_errors_postgres(case: schemathesis.Case) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail("PostgreSQL is not reachable, and CI must run every test")
         pytest.skip("PostgreSQL is not reachable")
-    case.call_and_validate(headers={"Authorization": f"Bearer {PG_KEY}"},
-                           checks=[not_a_server_error])
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {PG_KEY}"}, checks=[not_a_server_error]
+    )

@@ -32,8 +32,12 @@ def test_gym_allow_list_from_a_comma_separated_variable(monkeypatch: pytest.Monk
     "fields",
     [
         {"queue_url": "amqp://broker"},
-        {"environment": "production", "lease_seconds": 1, "database_url": PG,
-         "session_secret": "s"},
+        {
+            "environment": "production",
+            "lease_seconds": 1,
+            "database_url": PG,
+            "session_secret": "s",
+        },
         {"environment": "production", "database_url": PG},
     ],
 )

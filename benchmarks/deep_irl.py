@@ -72,7 +72,7 @@ def interleaved(
                     "params": params,
                 },
             ).json()
-            done = wait_for(client, job["id"], timeout=3600)
+            done = wait_for(client, job["id"], timeout=3600, interval=0.02)
             assert done["status"] == "succeeded", done["error"]
             service_times.append(time.perf_counter() - started)
     return direct_times, service_times

@@ -16,6 +16,9 @@ import typer
 from service.core.logging import configure_logging
 
 app = typer.Typer(help="mesascope: what is this agent optimising for?", no_args_is_help=True)
+QUEUE_MAX_DELAY = 0.25
+"""Longest pause (s) between an idle worker's queue polls (Huey backs off up to it): a job waits
+at most this long to be picked up, at 4 cheap queries a second per idle worker."""
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
@@ -127,7 +130,7 @@ def worker(
         periodic=False,
         check_worker_health=True,
         health_check_interval=1,
-        max_delay=1.0,
+        max_delay=QUEUE_MAX_DELAY,
     )
     consumer.run()
 

@@ -3,16 +3,17 @@
 Sampled DARD needs draws S' ~ T(. | s, a) from arbitrary coverage states, which a generic
 gymnasium environment cannot give (it can only be reset to its own start distribution). The
 environments here can: the mazes' observation images hold the whole maze, so a move is a
-function of the image; the classic-control environments' observations determine their
-physical state, which their unwrapped simulators accept and step from. Each sampler is a batched
-callable next_obs (K, ...) = T(obs (K, ...), acts (K, ...)) usable as
-irl.divergence.sampled.NextStateSampler. All of them are deterministic, as the environments are.
+function of the image; the classic-control observations determine the physical state, and their
+step equations (gymnasium 0.29, seals 0.2.1) are applied to the whole batch at once, with the
+constants read from gymnasium's simulators. Each sampler is a batched callable
+next_obs (K, ...) = T(obs (K, ...), acts (K, ...)) usable as irl.divergence.sampled's
+NextStateSampler, tested against the environments' own step(). All are deterministic, as the
+environments are.
 """
 
 import math
 from collections.abc import Callable
 
-import gymnasium as gym
 import numpy as np
 from gymnasium.envs.classic_control import CartPoleEnv, MountainCarEnv, PendulumEnv
 
@@ -51,70 +52,89 @@ def maze_successors(obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
     return moved.reshape(obs.shape)
 
 
-def _stepping(
-    make: Callable[[], gym.Env],
-    to_state: Callable[[np.ndarray], np.ndarray],
-    *,
-    absorbing: Callable[[np.ndarray], bool] | None = None,
-) -> NextStateSampler:
-    """A sampler that sets an unwrapped simulator's state from each observation and steps it.
-
-    to_state maps one observation to the simulator's `state`; observations for which
-    `absorbing` holds are their own successors (seals' absorb-after-done states).
-    """
-    env = make()
+def cartpole_successors(*, wrap_angle: bool = False) -> NextStateSampler:
+    """CartPoleEnv.step's Euler integration for a batch (seals' variant wraps theta to
+    [-pi, pi)); constants are read from gymnasium's own simulator."""
+    sim = CartPoleEnv()
 
     def sample(obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
-        """One simulator step from each (observation, action) row."""
-        obs = np.asarray(obs)
-        out = np.empty(obs.shape, dtype=np.float32)
-        for i in range(len(obs)):
-            if absorbing is not None and absorbing(obs[i]):
-                out[i] = obs[i]
-                continue
-            env.state = to_state(obs[i])  # type: ignore[attr-defined]
-            env.steps_beyond_terminated = None  # type: ignore[attr-defined]
-            action = acts[i] if np.ndim(acts[i]) else int(acts[i])
-            out[i] = np.asarray(env.step(action)[0], dtype=np.float32).reshape(obs.shape[1:])
-        return out
+        """One step from each (x, x_dot, theta, theta_dot) row."""
+        x, x_dot, theta, theta_dot = np.asarray(obs, dtype=np.float64).reshape(len(obs), 4).T
+        force = np.where(np.asarray(acts).reshape(len(obs)) == 1, sim.force_mag, -sim.force_mag)
+        cos, sin = np.cos(theta), np.sin(theta)
+        temp = (force + sim.polemass_length * theta_dot**2 * sin) / sim.total_mass
+        theta_acc = (sim.gravity * sin - cos * temp) / (
+            sim.length * (4.0 / 3.0 - sim.masspole * cos**2 / sim.total_mass)
+        )
+        x_acc = temp - sim.polemass_length * theta_acc * cos / sim.total_mass
+        theta_next = theta + sim.tau * theta_dot
+        if wrap_angle:
+            theta_next = (theta_next + np.pi) % (2 * np.pi) - np.pi
+        rows = (
+            x + sim.tau * x_dot,
+            x_dot + sim.tau * x_acc,
+            theta_next,
+            theta_dot + sim.tau * theta_acc,
+        )
+        return np.stack(rows, axis=1).astype(np.float32).reshape(np.shape(obs))
 
     return sample
 
 
-def _as_float64(observation: np.ndarray) -> np.ndarray:
-    """The observation as the simulator's float64 state vector (CartPole, MountainCar)."""
-    return np.asarray(observation, dtype=np.float64).ravel()
+def mountain_car_successors(*, absorbing_goal: bool = False) -> NextStateSampler:
+    """MountainCarEnv.step for a batch; with `absorbing_goal` (seals), goal states stay put."""
+    sim = MountainCarEnv()
+
+    def sample(obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
+        """One step from each (position, velocity) row."""
+        position, velocity = np.asarray(obs, dtype=np.float64).reshape(len(obs), 2).T
+        push = np.asarray(acts, dtype=np.float64).reshape(len(obs)) - 1
+        new_velocity = np.clip(
+            velocity + push * sim.force - np.cos(3 * position) * sim.gravity,
+            -sim.max_speed,
+            sim.max_speed,
+        )
+        new_position = np.clip(position + new_velocity, sim.min_position, sim.max_position)
+        new_velocity[(new_position == sim.min_position) & (new_velocity < 0)] = 0.0
+        out = np.stack([new_position, new_velocity], axis=1)
+        if absorbing_goal:
+            at_goal = (position >= MOUNTAIN_CAR_GOAL_POSITION) & (
+                velocity >= MOUNTAIN_CAR_GOAL_VELOCITY
+            )
+            out[at_goal] = np.stack([position, velocity], axis=1)[at_goal]
+        return out.astype(np.float32).reshape(np.shape(obs))
+
+    return sample
 
 
-def _pendulum_state(observation: np.ndarray) -> np.ndarray:
-    """(theta, theta_dot) from (cos theta, sin theta, theta_dot)."""
-    cos, sin, velocity = np.asarray(observation, dtype=np.float64).ravel()
-    return np.array([np.arctan2(sin, cos), velocity])
+def pendulum_successors() -> NextStateSampler:
+    """PendulumEnv.step for a batch of (cos theta, sin theta, theta_dot) observations."""
+    sim = PendulumEnv()
 
+    def sample(obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
+        """One step from each observation row with its torque."""
+        cos, sin, velocity = np.asarray(obs, dtype=np.float64).reshape(len(obs), 3).T
+        theta = np.arctan2(sin, cos)
+        torque = np.clip(
+            np.asarray(acts, dtype=np.float64).reshape(len(obs)), -sim.max_torque, sim.max_torque
+        )
+        acceleration = 3 * sim.g / (2 * sim.l) * np.sin(theta) + 3.0 / (sim.m * sim.l**2) * torque
+        new_velocity = np.clip(velocity + acceleration * sim.dt, -sim.max_speed, sim.max_speed)
+        new_theta = theta + new_velocity * sim.dt
+        out = np.stack([np.cos(new_theta), np.sin(new_theta), new_velocity], axis=1)
+        return out.astype(np.float32).reshape(np.shape(obs))
 
-def _mountain_car_at_goal(observation: np.ndarray) -> bool:
-    """Whether a seals MountainCar observation is the absorbing goal state."""
-    position, velocity = np.asarray(observation, dtype=np.float64).ravel()
-    return bool(position >= MOUNTAIN_CAR_GOAL_POSITION and velocity >= MOUNTAIN_CAR_GOAL_VELOCITY)
-
-
-def _seals_cartpole() -> gym.Env:
-    """seals' FixedHorizonCartPole simulator (theta wrapped to [-pi, pi], never terminal)."""
-    from seals.classic_control import FixedHorizonCartPole
-
-    return FixedHorizonCartPole()
+    return sample
 
 
 _FACTORIES: dict[str, Callable[[], NextStateSampler]] = {
     **{env_id: (lambda: maze_successors) for env_id in MAZE_IDS.values()},
-    "seals/CartPole-v0": lambda: _stepping(_seals_cartpole, _as_float64),
-    "CartPole-v1": lambda: _stepping(CartPoleEnv, _as_float64),
-    "CartPole-v0": lambda: _stepping(CartPoleEnv, _as_float64),
-    "seals/MountainCar-v0": lambda: _stepping(
-        MountainCarEnv, _as_float64, absorbing=_mountain_car_at_goal
-    ),
-    "MountainCar-v0": lambda: _stepping(MountainCarEnv, _as_float64),
-    "Pendulum-v1": lambda: _stepping(PendulumEnv, _pendulum_state),
+    "seals/CartPole-v0": lambda: cartpole_successors(wrap_angle=True),
+    "CartPole-v1": cartpole_successors,
+    "CartPole-v0": cartpole_successors,
+    "seals/MountainCar-v0": lambda: mountain_car_successors(absorbing_goal=True),
+    "MountainCar-v0": mountain_car_successors,
+    "Pendulum-v1": pendulum_successors,
 }
 KNOWN_DYNAMICS_IDS: tuple[str, ...] = tuple(_FACTORIES)
 

@@ -111,8 +111,9 @@ def wait_for(
     *,
     timeout: float = 300,
     until: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
+    interval: float = 0.25,
 ) -> dict[str, Any]:
-    """Poll an inference until its status is one of `until`."""
+    """Poll an inference every `interval` seconds until its status is one of `until`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body: dict[str, Any] = (
@@ -120,7 +121,7 @@ def wait_for(
         )
         if body["status"] in until:
             return body
-        time.sleep(0.25)
+        time.sleep(interval)
     raise TimeoutError(f"inference {inference_id} still {body['status']} after {timeout} s")
 
 

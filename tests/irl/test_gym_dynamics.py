@@ -80,3 +80,23 @@ def test_unknown_dynamics_give_none() -> None:
     register_mazes()
     assert environment_successors("LunarLander-v2") is None
     assert all(environment_successors(i) is not None for i in KNOWN_DYNAMICS_IDS)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "state", "action"),
+    [
+        ("seals/CartPole-v0", [0.1, 0.0, np.pi - 0.001, 2.0], 1),  # theta wraps to -pi
+        ("CartPole-v1", [0.1, 0.0, np.pi - 0.001, 2.0], 0),  # gymnasium's does not wrap
+        ("MountainCar-v0", [-1.2, -0.05], 0),  # the left wall stops the car
+        ("seals/MountainCar-v0", [-1.19, -0.07], 0),
+    ],
+)
+def test_edge_states_match_the_simulator(env_id: str, state: list[float], action: int) -> None:
+    env = gym.make(env_id).unwrapped
+    env.reset(seed=0)
+    env.state = np.array(state)
+    expected = np.asarray(env.step(action)[0], dtype=np.float32)
+    sample_next = environment_successors(env_id)
+    assert sample_next is not None
+    predicted = sample_next(np.array([state], dtype=np.float32), np.array([action]))[0]
+    np.testing.assert_allclose(predicted, expected, rtol=1e-5, atol=1e-5)

@@ -8,7 +8,6 @@ canonicalisation), DARD likewise where the environment's dynamics are known
 both rewards. The verdict is then `inconclusive`, with the reason, rather than a guess.
 """
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,14 +15,12 @@ import numpy as np
 from irl.divergence.epic import pearson_distance
 from irl.divergence.sampled import (
     NextStateSampler,
+    RewardFn,
     TransitionBatch,
     sampled_dard_distance,
     sampled_epic_distance,
 )
 from irl.trajectories import TrajectorySet
-
-RewardCallable = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-"""R(obs (K, ...), acts (K, ...), next_obs (K, ...)) -> (K,) float rewards."""
 
 MAX_COVERAGE = 2_000
 """Visited transitions used as EPIC's coverage (a random subset when there are more)."""
@@ -38,8 +35,8 @@ N_DARD_ACTIONS = 32
 
 
 def sampled_distances(
-    reward_a: RewardCallable,
-    reward_b: RewardCallable,
+    reward_a: RewardFn,
+    reward_b: RewardFn,
     trajectories: TrajectorySet,
     *,
     discount: float,
@@ -74,11 +71,11 @@ def sampled_distances(
 
 def network_divergence_report(
     *,
-    inferred: RewardCallable,
+    inferred: RewardFn,
     trajectories: TrajectorySet,
     discount: float,
     rng: np.random.Generator,
-    reference: RewardCallable | None = None,
+    reference: RewardFn | None = None,
     recorded: np.ndarray | None = None,
     sample_next: NextStateSampler | None = None,
 ) -> dict[str, Any]:

@@ -17,12 +17,10 @@ from collections.abc import Callable
 import numpy as np
 from gymnasium.envs.classic_control import CartPoleEnv, MountainCarEnv, PendulumEnv
 
+from irl.divergence.sampled import NextStateSampler
 from irl.environments.gym_rewards import MOUNTAIN_CAR_GOAL_POSITION, MOUNTAIN_CAR_GOAL_VELOCITY
 from irl.environments.maze import MOVES
 from irl.environments.maze_gym import CHANNELS, MAZE_IDS
-
-NextStateSampler = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""next_obs (K, ...) = T(obs (K, ...), acts (K, ...))."""
 
 _WALL, _AGENT, _DOOR = (CHANNELS.index(name) for name in ("wall", "agent", "door"))
 _MOVES = np.array(MOVES, dtype=np.int64)

@@ -10,10 +10,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from irl.divergence.sampled import RewardFn
 from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.environments.gym_rewards import environment_reward
 from irl.errors import InvalidInputError, Problem
-from irl.report_network import RewardCallable
 from irl.rewards import (
     EnvironmentReward,
     InferenceReward,
@@ -118,7 +118,7 @@ def reward_function(
     env: GymnasiumEnvSpec,
     observation_size: int,
     loc: str,
-) -> RewardCallable:
+) -> RewardFn:
     """A batched reward function in a gymnasium environment: its known reward, or a network
     reward of observations of `observation_size` numbers (linear, tabular and observed rewards
     have no meaning off a tabular environment)."""

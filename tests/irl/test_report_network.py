@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from irl.agents import gym_trajectories
+from irl.divergence.sampled import RewardFn
 from irl.environments.gym_dynamics import maze_successors
 from irl.environments.gym_rewards import maze_door_reward
 from irl.environments.maze import generate_maze
-from irl.report_network import RewardCallable, network_divergence_report
+from irl.report_network import network_divergence_report
 from irl.trajectories import TrajectorySet, parse_trajectories
 
 DISCOUNT = 0.9
@@ -25,7 +26,7 @@ def red(obs: np.ndarray, acts: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
     return (flat[:, AGENT_CHANNEL] * flat[:, RED_CHANNEL]).sum(axis=1)
 
 
-def shaped(scale: float, seed: int) -> RewardCallable:
+def shaped(scale: float, seed: int) -> RewardFn:
     """scale * door + gamma * phi(s') - phi(s), phi a random table over agent squares."""
     phi = np.random.default_rng(seed).normal(size=5 * 7 * 7)
 
@@ -48,7 +49,7 @@ def rollouts() -> TrajectorySet:
     return parse_trajectories(items)
 
 
-def report(rollouts: TrajectorySet, inferred: RewardCallable, **kwargs: object) -> dict:
+def report(rollouts: TrajectorySet, inferred: RewardFn, **kwargs: object) -> dict:
     return network_divergence_report(
         inferred=inferred,
         trajectories=rollouts,

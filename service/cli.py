@@ -372,7 +372,9 @@ def compare(
     coverage: Annotated[str, typer.Option(help="uniform, transitions, or a rollouts id.")] = (
         "uniform"
     ),
-    discount: Annotated[float | None, typer.Option(help="Defaults to the environment's.")] = None,
+    discount: Annotated[
+        float | None, typer.Option(help="Default: the environment's; 0.95 in gymnasium.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Distances between two rewards in one environment."""

@@ -27,7 +27,11 @@ class ComparisonCreate(BaseModel):
     a: dict[str, Any] = Field(description="A reward spec.")
     b: dict[str, Any] = Field(description="A reward spec.")
     discount: float | None = Field(
-        default=None, gt=0, le=1, description="Defaults to the environment's discount."
+        default=None,
+        gt=0,
+        le=1,
+        description="Defaults to the environment's discount (0.95, the deep IRL default, for "
+        "gymnasium environments).",
     )
     coverage: Literal["uniform", "transitions"] | RolloutsCoverage = Field(
         default="uniform",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import numpy as np
 import pytest
 
+from irl.agents import gym_trajectories
+from irl.environments.maze import generate_maze
 from tests.service.conftest import Queue
 from tests.service.data import corridor_environment, corridor_rollouts
 
@@ -133,6 +136,22 @@ async def test_network_comparison_errors_name_the_field(
 ) -> None:
     rollouts, inference_id = await _maze_density_inference(client, queue)
     corridor = (await client.post("/v1/rollouts", json=corridor_rollouts())).json()
+    bigger = generate_maze(size=4, distribution="train", seed=0)
+    larger = await client.post(
+        "/v1/rollouts",
+        json={
+            "name": "4x4 maze",
+            "environment": {
+                "kind": "gymnasium",
+                "id": "mesascope/Maze-train-v0",
+                "kwargs": {"maze_seed": 0, "size": 4},
+            },
+            "trajectories": gym_trajectories(
+                bigger, agent="door_seeker", n=1, rng=np.random.default_rng(0)
+            ),
+        },
+    )
+    assert larger.status_code == 201, larger.text
     base = {
         "environment": {"id": rollouts["environment_id"]},
         "a": {"kind": "inference", "id": inference_id},
@@ -144,6 +163,8 @@ async def test_network_comparison_errors_name_the_field(
         ({"b": GOAL}, "b", "network `inference`"),
         ({"coverage": {"rollouts_id": corridor["id"]}}, "coverage.rollouts_id", "not of"),
         ({"b": {"kind": "inference", "id": "inf_missing"}}, "b.id", "unknown inference"),
+        # Same gymnasium id, larger mazes: the 3x3 network cannot read their images.
+        ({"coverage": {"rollouts_id": larger.json()["id"]}}, "a.id", "observations of 245"),
     ]
     for change, loc, message in cases:
         response = await client.post("/v1/comparisons", json={**base, **change})

@@ -31,7 +31,6 @@ from service.core.models import Inference, InferredReward
 from service.inferences import repository
 
 ConcreteReward = TabularReward | LinearReward
-NETWORK_COMPARABLE = "`environment` (where its reward function is known) or a network `inference`"
 
 
 def parse(spec: Any, *, loc: str, mdp: TabularMDP | None) -> RewardSpec:
@@ -142,4 +141,8 @@ def reward_function(
                 artifacts.get_bytes(session, artifact_id), stored["config"]
             )
             return lambda obs, acts, next_obs: network(obs, acts, next_obs)
-    raise _fail(loc, f"in a gymnasium environment a reward must be {NETWORK_COMPARABLE}")
+    raise _fail(
+        loc,
+        "in a gymnasium environment a reward must be `environment` (where its reward function "
+        "is known) or a network `inference`",
+    )

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from imitation.data import serialize
-from imitation.data.types import TrajectoryWithRew
 
 from service.client import MesascopeClient, MesascopeError, TrajectoryArrays
 from service.core.db import unit_of_work
@@ -20,6 +19,7 @@ from service.core.settings import Settings
 from service.rollouts.service import load_trajectories
 from tests.e2e.processes import Served, mesascope_env, served
 from tests.irl.gridworld import gridworld_spec, sample_trajectories
+from tests.service.data import imitation_trajectories
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -79,16 +79,7 @@ def _gridworld(seed: int) -> tuple[dict, list[dict]]:
 
 def test_imitation_dataset_round_trip(server: Server, tmp_path: Path) -> None:
     spec, items = _gridworld(1)
-    trajectories = [
-        TrajectoryWithRew(
-            obs=np.asarray(t["obs"]),
-            acts=np.asarray(t["acts"]),
-            infos=None,
-            terminal=t["terminal"],
-            rews=np.asarray(t["rews"], dtype=np.float32),
-        )
-        for t in items
-    ]
+    trajectories = imitation_trajectories(items)
     serialize.save(tmp_path / "dataset", trajectories)
     (tmp_path / "env.json").write_text(json.dumps(spec))
     rollouts_id = server.cli(

@@ -24,3 +24,20 @@ def corridor_rollouts(
     body["environment"] = environment if environment is not None else corridor_environment()
     body.update(overrides)
     return copy.deepcopy(body)
+
+
+def imitation_trajectories(items: list[dict[str, Any]]) -> list[Any]:
+    """API trajectory dicts (with `rews`) as imitation TrajectoryWithRew objects."""
+    import numpy as np
+    from imitation.data.types import TrajectoryWithRew
+
+    return [
+        TrajectoryWithRew(
+            obs=np.asarray(t["obs"]),
+            acts=np.asarray(t["acts"]),
+            infos=None,
+            terminal=t["terminal"],
+            rews=np.asarray(t["rews"], dtype=np.float32),
+        )
+        for t in items
+    ]

@@ -4,9 +4,9 @@ whole trajectories."""
 from __future__ import annotations
 
 import numpy as np
-from imitation.data.types import TrajectoryWithRew
 
 from service.client import TrajectoryArrays, parse_tags, to_arrays
+from tests.service.data import imitation_trajectories
 
 
 def _items() -> list[dict]:
@@ -19,16 +19,7 @@ def _items() -> list[dict]:
 
 def test_dicts_imitation_and_minari_forms_agree() -> None:
     items = _items()
-    imitation = [
-        TrajectoryWithRew(
-            obs=np.asarray(t["obs"]),
-            acts=np.asarray(t["acts"]),
-            infos=None,
-            terminal=t["terminal"],
-            rews=np.asarray(t["rews"], dtype=np.float32),
-        )
-        for t in items
-    ]
+    imitation = imitation_trajectories(items)
     minari = [
         {
             "observations": t["obs"],

@@ -119,8 +119,8 @@ def network_divergence_report(
         ),
         "uncertainty": None,
         "coverage": {
-            "transitions": int(min(len(obs), MAX_COVERAGE)),
-            "canonical_samples": N_CANONICAL,
+            "transitions": int(min(len(obs), MAX_COVERAGE)) if epic is not None else 0,
+            "canonical_samples": N_CANONICAL if epic is not None else 0,
             "dard_transitions": int(min(len(obs), MAX_DARD_COVERAGE)) if dard is not None else 0,
             "dard_action_samples": N_DARD_ACTIONS if dard is not None else 0,
         },

@@ -83,4 +83,5 @@ def test_dard_needs_the_dynamics_and_a_reference_function(rollouts: TrajectorySe
     assert without_dynamics["coverage"]["dard_transitions"] == 0
     recorded = report(rollouts, red, recorded=rollouts.rews, sample_next=maze_successors)
     assert recorded["metrics"]["epic"] is None and recorded["metrics"]["dard"] is None
+    assert recorded["coverage"]["transitions"] == recorded["coverage"]["dard_transitions"] == 0
     assert "known only on the visited transitions" in recorded["explanation"]

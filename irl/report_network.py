@@ -37,15 +37,15 @@ N_DARD_ACTIONS = 32
 def sampled_distances(
     reward_a: RewardFn,
     reward_b: RewardFn,
-    trajectories: TrajectorySet,
+    transitions: tuple[np.ndarray, np.ndarray, np.ndarray],
     *,
     discount: float,
     rng: np.random.Generator,
     sample_next: NextStateSampler | None = None,
 ) -> tuple[float, float | None]:
     """Sampled EPIC and DARD (None without the dynamics) between two reward functions, with
-    coverage, state and action samples drawn from the visited transitions."""
-    obs, acts, next_obs = trajectories.transitions()
+    coverage, state and action samples drawn from the visited (obs, acts, next_obs)."""
+    obs, acts, next_obs = transitions
     cover = rng.choice(len(obs), size=min(len(obs), MAX_COVERAGE), replace=False)
     epic = sampled_epic_distance(
         reward_a,
@@ -90,7 +90,12 @@ def network_divergence_report(
     if reference is not None:
         reference_visited = np.asarray(reference(obs, acts, next_obs), dtype=np.float64)
         epic, dard = sampled_distances(
-            inferred, reference, trajectories, discount=discount, rng=rng, sample_next=sample_next
+            inferred,
+            reference,
+            (obs, acts, next_obs),
+            discount=discount,
+            rng=rng,
+            sample_next=sample_next,
         )
     elif recorded is not None:
         reference_visited = np.asarray(recorded, dtype=np.float64)

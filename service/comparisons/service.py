@@ -123,15 +123,15 @@ def _compare_sampled(
         for loc, spec in (("a", body.a), ("b", body.b))
     )
     discount = body.discount if body.discount is not None else DeepIrlParams.discount
+    obs, acts, next_obs = ts.transitions()
     epic, dard = sampled_distances(
         a,
         b,
-        ts,
+        (obs, acts, next_obs),
         discount=discount,
         rng=np.random.default_rng(0),
         sample_next=environment_successors(env.id),
     )
-    obs, acts, next_obs = ts.transitions()
     pearson = pearson_distance(
         np.asarray(a(obs, acts, next_obs), dtype=np.float64),
         np.asarray(b(obs, acts, next_obs), dtype=np.float64),

@@ -427,6 +427,9 @@ async def test_network_reward_page_and_download(client: httpx.AsyncClient, queue
     page = await client.get(f"/inferences/{inference_id}")
     assert page.status_code == 200
     assert "Inferred reward network" in page.text and "reward.safetensors" in page.text
+    # The sampled distances of the network report (CartPole's dynamics are known: DARD too).
+    assert "DARD distance to the training reward" in page.text
+    assert "Pearson distance on the visited transitions" in page.text
     assert '<option value="mlp"' in page.text and '<option value="airl"' in page.text
     download = await client.get(f"/inferences/{inference_id}/reward.safetensors")
     api = await client.get(f"/v1/inferences/{inference_id}/reward/weights")

@@ -8,9 +8,8 @@ is inconclusive (irl.verdict.Thresholds.max_bootstrap_disagreement).
 """
 
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,14 +24,23 @@ verdict flip that happens in more than 10% of resamples with probability 1 - 0.9
 
 Refit = Callable[[TrajectorySet], TabularReward | LinearReward]
 Evaluate = Callable[[TrajectorySet, TabularReward | LinearReward], Evidence]
-INTERVAL_FIELDS: dict[str, str] = {
-    "epic": "epic",
-    "normalized_under_training": "normalized_training_return",
-    "normalized_under_inferred": "normalized_inferred_return",
-    "log_likelihood_ratio_per_step": "log_likelihood_ratio_per_step",
-    "p_value": "p_value",
-}
-"""Report key -> Evidence field of the quantities given intervals."""
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """Bootstrap percentile intervals ([lo, hi], None where no resample defines the value),
+    the number of resamples and how their verdicts fell."""
+
+    epic: tuple[float, float] | None
+    normalized_under_training: tuple[float, float] | None
+    normalized_under_inferred: tuple[float, float] | None
+    log_likelihood_ratio_per_step: tuple[float, float] | None
+    p_value: tuple[float, float] | None
+    n_bootstrap: int
+    interval: tuple[float, float]
+    verdicts: Mapping[str, int] = field(hash=False)
+    disagreement: float
+    """Share of resamples whose verdict differs from the report's point verdict."""
 
 
 @dataclass(frozen=True)
@@ -44,29 +52,33 @@ class Bootstrap:
     interval: tuple[float, float]
     """Lower and upper percentiles (as fractions) of the reported intervals."""
 
-    def bounds(self, field: str) -> list[float] | None:
-        """[lo, hi] percentile interval of an Evidence field; None if no resample defines it."""
-        values = [getattr(e, field) for e in self.evidence]
+    def bounds(self, name: str) -> tuple[float, float] | None:
+        """(lo, hi) percentile interval of an Evidence field; None if no resample defines it."""
+        values = [getattr(e, name) for e in self.evidence]
         defined = np.array([v for v in values if v is not None], dtype=np.float64)
         if defined.size == 0:
             return None
         lo, hi = np.quantile(defined, self.interval)
-        return [float(lo), float(hi)]
+        return float(lo), float(hi)
 
     def disagreement(self, verdict: Verdict) -> float:
         """Share of resamples whose verdict differs from `verdict`."""
         return sum(v != verdict for v in self.verdicts) / len(self.verdicts)
 
-    def to_dict(self, verdict: Verdict) -> dict[str, Any]:
+    def summary(self, verdict: Verdict) -> Uncertainty:
         """The report's `uncertainty`: intervals, resample count and verdict counts."""
         counts = Counter(self.verdicts)
-        return {
-            **{key: self.bounds(field) for key, field in INTERVAL_FIELDS.items()},
-            "n_bootstrap": len(self.verdicts),
-            "interval": list(self.interval),
-            "verdicts": {v: counts[v] for v in VERDICTS if counts[v]},
-            "disagreement": self.disagreement(verdict),
-        }
+        return Uncertainty(
+            epic=self.bounds("epic"),
+            normalized_under_training=self.bounds("normalized_training_return"),
+            normalized_under_inferred=self.bounds("normalized_inferred_return"),
+            log_likelihood_ratio_per_step=self.bounds("log_likelihood_ratio_per_step"),
+            p_value=self.bounds("p_value"),
+            n_bootstrap=len(self.verdicts),
+            interval=self.interval,
+            verdicts={v: counts[v] for v in VERDICTS if counts[v]},
+            disagreement=self.disagreement(verdict),
+        )
 
 
 def resample(trajectories: TrajectorySet, rng: np.random.Generator) -> TrajectorySet:

@@ -7,6 +7,15 @@ from irl.divergence.epic import (
     pearson_distance,
     transition_coverage,
 )
+from irl.divergence.registry import (
+    DISTANCES,
+    METRICS,
+    Distance,
+    ExactPair,
+    SampledPair,
+    distances,
+    tabular_distances,
+)
 from irl.divergence.regret import regret, symmetric_regret
 from irl.divergence.sampled import (
     NextStateSampler,
@@ -19,15 +28,19 @@ from irl.divergence.sampled import (
     sampled_epic_distance,
 )
 from irl.divergence.starc import starc_canonicalize, starc_distance
-from irl.divergence.tabular import METRICS, tabular_distances
 
 __all__ = [
+    "DISTANCES",
     "METRICS",
+    "Distance",
+    "ExactPair",
     "NextStateSampler",
     "RewardFn",
+    "SampledPair",
     "TransitionBatch",
     "dard_canonicalize",
     "dard_distance",
+    "distances",
     "epic_canonicalize",
     "epic_distance",
     "pearson_distance",

@@ -21,6 +21,16 @@ NextStateSampler = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """next_obs (K, ...) ~ T(. | obs (K, ...), acts (K, ...)); draws independently per row."""
 
 MAX_BATCH = 65_536
+MAX_COVERAGE = 2_000
+"""Visited transitions used as EPIC's coverage (a random subset when there are more)."""
+N_CANONICAL = 128
+"""Samples of states and of actions in each EPIC canonicalisation expectation."""
+MAX_DARD_COVERAGE = 500
+"""Visited transitions used as DARD's coverage (each needs 2 x N_DARD_ACTIONS dynamics draws)."""
+N_DARD_ACTIONS = 32
+"""Action samples in each DARD canonicalisation expectation."""
+Transitions = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Visited (obs (N, ...), acts (N, ...), next_obs (N, ...))."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,6 +171,51 @@ def sampled_dard_distance(
         for r in (reward_a, reward_b)
     ]
     return pearson_distance(canonical[0], canonical[1], transitions.weights)
+
+
+def estimate_epic(
+    reward_a: RewardFn,
+    reward_b: RewardFn,
+    visited: Transitions,
+    *,
+    discount: float,
+    rng: np.random.Generator,
+) -> float:
+    """Sampled EPIC with coverage (at most MAX_COVERAGE), state and action samples
+    (N_CANONICAL each) drawn from the visited transitions."""
+    obs, acts, next_obs = visited
+    cover = rng.choice(len(obs), size=min(len(obs), MAX_COVERAGE), replace=False)
+    return sampled_epic_distance(
+        reward_a,
+        reward_b,
+        TransitionBatch(obs[cover], acts[cover], next_obs[cover]),
+        discount=discount,
+        states=obs[rng.integers(0, len(obs), N_CANONICAL)],
+        actions=acts[rng.integers(0, len(acts), N_CANONICAL)],
+    )
+
+
+def estimate_dard(
+    reward_a: RewardFn,
+    reward_b: RewardFn,
+    visited: Transitions,
+    *,
+    discount: float,
+    rng: np.random.Generator,
+    sample_next: NextStateSampler,
+) -> float:
+    """Sampled DARD with coverage (at most MAX_DARD_COVERAGE) and action samples
+    (N_DARD_ACTIONS) drawn from the visited transitions."""
+    obs, acts, next_obs = visited
+    cover = rng.choice(len(obs), size=min(len(obs), MAX_DARD_COVERAGE), replace=False)
+    return sampled_dard_distance(
+        reward_a,
+        reward_b,
+        TransitionBatch(obs[cover], acts[cover], next_obs[cover]),
+        discount=discount,
+        actions=acts[rng.integers(0, len(acts), N_DARD_ACTIONS)],
+        sample_next=sample_next,
+    )
 
 
 def _pair_means(

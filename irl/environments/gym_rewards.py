@@ -11,6 +11,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from irl.divergence.sampled import RewardFn
+from irl.rewards import EnvironmentReward, ObservedReward, RewardSpec
+from irl.trajectories import TrajectorySet
+
 GymReward = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
 """R(obs, acts, next_obs, dones) -> (K,) float64."""
 
@@ -111,3 +115,16 @@ KNOWN_ENVIRONMENT_IDS: tuple[str, ...] = tuple(_KNOWN)
 def environment_reward(env_id: str) -> GymReward | None:
     """The known reward of a gymnasium environment id, or None when it is not known."""
     return _KNOWN.get(env_id)
+
+
+def known_reference(
+    env_id: str, spec: RewardSpec, trajectories: TrajectorySet
+) -> RewardFn | np.ndarray | None:
+    """A reward spec as far as it is known in a gymnasium environment: the environment's reward
+    function (`environment`, where known), the `rews` recorded with the trajectories
+    (`observed`, (N,) float64), otherwise None."""
+    if isinstance(spec, EnvironmentReward):
+        return environment_reward(env_id)
+    if isinstance(spec, ObservedReward) and trajectories.rews is not None:
+        return np.asarray(trajectories.rews, dtype=np.float64)
+    return None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from service.core.types import ResourceId
+from service.core.types import ResourceId, distance_fields
 from service.environments.schemas import ENVIRONMENT_DESCRIPTION
 
 
@@ -41,17 +41,18 @@ class ComparisonCreate(BaseModel):
     )
 
 
-class ComparisonPublic(BaseModel):
-    """Distances in [0, 1] (docs/metrics.md); a metric that does not apply is null."""
+class ComparisonBase(BaseModel):
+    """What every comparison reports besides the distances."""
 
-    epic: float | None
-    dard: float | None = None
-    starc: float | None = None
-    pearson: float | None = Field(
-        default=None, description="Of the raw rewards on visited transitions (rollouts coverage)."
-    )
-    regret: float | None = Field(
-        default=None, description="Regret of optimising `b` when `a` is the true reward."
-    )
     discount: float
     coverage: str
+
+
+ComparisonPublic = create_model(
+    "ComparisonPublic",
+    __base__=ComparisonBase,
+    __doc__="Distances in [0, 1] (docs/metrics.md) between `a` and `b`; a metric that does "
+    "not apply is null. Regret is that of optimising `b` when `a` is the true reward.",
+    **distance_fields(required=True),
+)
+"""One field per registered distance (irl.divergence.DISTANCES), plus discount and coverage."""

@@ -9,18 +9,16 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from irl.algorithms.deep import DeepIrlParams
-from irl.divergence import tabular_distances, transition_coverage
-from irl.divergence.epic import pearson_distance
+from irl.divergence import ExactPair, distances, transition_coverage
 from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.environments.gym_dynamics import environment_successors
 from irl.errors import InvalidInputError, Problem
-from irl.report_network import sampled_distances
+from irl.report import fits_exact, sampled_pair
 from irl.rewards import reward_array
 from service.comparisons.schemas import ComparisonCreate, ComparisonPublic, RolloutsCoverage
 from service.core.errors import invalid_input
 from service.core.settings import Settings
 from service.environments import service as environments
-from service.inferences.compute import reportable
 from service.rewards import service as rewards
 from service.rollouts import service as rollouts
 
@@ -34,7 +32,7 @@ def _environment(
         model = environments.load(row, settings)
     else:
         model = environments.parse(spec, settings)
-    if isinstance(model, TabularMDP) and not reportable(model):
+    if isinstance(model, TabularMDP) and not fits_exact(model):
         raise _problem("environment", f"{model.n_states} states are too many for exact distances")
     return model
 
@@ -84,8 +82,8 @@ def compare(
     discount = body.discount if body.discount is not None else mdp.discount
     ra, rb = (reward_array(r, mdp) for r in concrete)
     visited = weights if isinstance(body.coverage, RolloutsCoverage) else None
-    distances = tabular_distances(mdp, ra, rb, discount=discount, coverage=weights, visited=visited)
-    return ComparisonPublic(**distances, discount=discount, coverage=coverage_name)
+    pair = ExactPair(mdp, ra, rb, discount, coverage=weights, visited=visited)
+    return ComparisonPublic(**distances(pair), discount=discount, coverage=coverage_name)
 
 
 def _compare_sampled(
@@ -123,21 +121,11 @@ def _compare_sampled(
         for loc, spec in (("a", body.a), ("b", body.b))
     )
     discount = body.discount if body.discount is not None else DeepIrlParams.discount
-    obs, acts, next_obs = ts.transitions()
-    epic, dard = sampled_distances(
-        a,
-        b,
-        (obs, acts, next_obs),
-        discount=discount,
-        rng=np.random.default_rng(0),
-        sample_next=environment_successors(env.id),
-    )
-    pearson = pearson_distance(
-        np.asarray(a(obs, acts, next_obs), dtype=np.float64),
-        np.asarray(b(obs, acts, next_obs), dtype=np.float64),
-    )
+    pair = sampled_pair(a, b, ts, discount=discount, sample_next=environment_successors(env.id))
     return ComparisonPublic(
-        epic=epic, dard=dard, pearson=pearson, discount=discount, coverage=f"rollouts:{row.id}"
+        **distances(pair, np.random.default_rng(0)),
+        discount=discount,
+        coverage=f"rollouts:{row.id}",
     )
 
 

@@ -1,11 +1,13 @@
-"""Annotated field types shared by request models: text every database can store, and ids."""
+"""Field types shared by the API models: text every database can store, ids, and distances."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, Field
+
+from irl.divergence import DISTANCES
 
 ID_PATTERN = r"^[a-z]{2,4}_[0-9a-f]{1,36}$"
 
@@ -31,3 +33,14 @@ IdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=40)]
 
 IdQuery = Annotated[str | None, Query(pattern=ID_PATTERN, max_length=40)]
 """An optional resource id filter."""
+
+
+def distance_fields(*, required: bool) -> dict[str, Any]:
+    """One float-or-null field per registered distance (irl.divergence.DISTANCES), for
+    pydantic's create_model; not `required` ones default to null (stored reports made before a
+    distance was registered lack it)."""
+    default = ... if required else None
+    return {
+        d.name: (float | None, Field(default=default, description=d.description))
+        for d in DISTANCES
+    }

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from service.core.types import ResourceId
+from service.core.types import ResourceId, distance_fields
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 Verdict = Literal["generalises", "capability_failure", "goal_misgeneralization", "inconclusive"]
@@ -84,30 +84,101 @@ class InferenceList(BaseModel):
     next_cursor: str | None
 
 
+MetricsPublic = create_model(
+    "MetricsPublic",
+    __doc__="Reward distances in [0, 1] (docs/metrics.md); null where one was not computed.",
+    **distance_fields(required=False),
+)
+"""One field per registered distance (irl.divergence.DISTANCES)."""
+
+
+class ReturnsPublic(BaseModel):
+    """Discounted returns of the demonstrations; `normalized_*` is (J_demo - J_random) /
+    (J_optimal - J_random) under that reward (tabular environments only)."""
+
+    normalized_under_training: float | None = None
+    normalized_under_inferred: float | None = None
+    demo_under_training: float | None = None
+    demo_under_inferred: float | None = None
+    optimal_under_training: float | None = None
+    random_under_training: float | None = None
+
+
+class OptimisationPowerPublic(BaseModel):
+    """How rare, among uniform-random behaviour, a return as high as the demonstrations' is."""
+
+    bits: float
+    fraction: float
+    demo_return: float
+    method: Literal["exact", "monte_carlo"]
+    n_samples: int | None
+    lower_bound: bool
+
+
 class GoalDirectednessPublic(BaseModel):
     """How much better the fitted soft-optimal model explains the behaviour than random."""
 
     log_likelihood_ratio_per_step: float
+    likelihood_ratio_statistic: float
+    degrees_of_freedom: int
     p_value: float
-    optimisation_power_bits: float | None = None
-    model_config = ConfigDict(extra="allow")
+    n_steps: int
+    min_log_likelihood_ratio_per_step: float
+    optimisation_power_bits: float | None
+    optimisation_power: OptimisationPowerPublic | None
+
+
+class ThresholdsPublic(BaseModel):
+    """The decision thresholds the verdict used (docs/verdicts.md derives them)."""
+
+    achieves_training_return: float
+    goal_directed_p_value: float
+    min_preference_odds: float
+    far_epic: float
+    min_trajectories: int
+    bootstrap_interval: tuple[float, float]
+    max_bootstrap_disagreement: float
+
+
+class UncertaintyPublic(BaseModel):
+    """Bootstrap percentile intervals [lo, hi] and how the resamples' verdicts fell."""
+
+    epic: tuple[float, float] | None = None
+    normalized_under_training: tuple[float, float] | None = None
+    normalized_under_inferred: tuple[float, float] | None = None
+    log_likelihood_ratio_per_step: tuple[float, float] | None = None
+    p_value: tuple[float, float] | None = None
+    n_bootstrap: int
+    interval: tuple[float, float]
+    verdicts: dict[Verdict, int]
+    disagreement: float
+
+
+class CoveragePublic(BaseModel):
+    """Samples a sampled report's estimates used (0 where not estimated)."""
+
+    transitions: int
+    canonical_samples: int
+    dard_transitions: int
+    dard_action_samples: int
 
 
 class DivergencePublic(BaseModel):
     """The inferred utility compared with a reference reward, and the verdict."""
 
     inference_id: str
-    against: dict[str, Any]
-    metrics: dict[str, float | None]
-    returns: dict[str, float | None]
+    against: dict[str, Any] = Field(description="The reference reward spec.")
+    metrics: MetricsPublic  # type: ignore[valid-type]
+    returns: ReturnsPublic
     goal_directedness: GoalDirectednessPublic | None
     verdict: Verdict
     explanation: str
-    uncertainty: dict[str, Any] | None
+    thresholds: ThresholdsPublic | None = None
+    uncertainty: UncertaintyPublic | None
+    coverage: CoveragePublic | None = None
     identifiability: dict[str, Any] | None = Field(
         default=None, description="Features the rollouts cannot tell apart."
     )
-    model_config = ConfigDict(extra="allow")
 
 
 class DivergenceRequest(BaseModel):

@@ -14,26 +14,17 @@ from irl.algorithms import (
     validate_params,
 )
 from irl.algorithms.deep import validate_deep_params
-from irl.environments import GymnasiumEnvSpec, TabularMDP
+from irl.environments import TabularMDP
 from irl.errors import InvalidInputError, Problem
-from irl.report import divergence_report
-from irl.report_network import network_divergence_report
-from irl.rewards import RewardSpec, reward_to_spec
-from irl.rewards_net import NetworkReward
+from irl.report import build_report
 from service.core import artifacts
 from service.core.errors import ConflictError, NotFoundError, UnprocessableError, invalid_input
 from service.core.models import Inference
 from service.core.settings import Settings
 from service.environments import service as environments
-from service.inferences import repository
-from service.inferences.compute import (
-    DEEP_ALGORITHMS,
-    JobInputs,
-    load_inputs,
-    n_parameters,
-    network_reference,
-    reportable,
-)
+from service.inferences import reports, repository
+from service.inferences.compute import DEEP_ALGORITHMS
+from service.inferences.inputs import load_inputs
 from service.inferences.schemas import (
     InferenceCreate,
     InferenceDetail,
@@ -156,65 +147,13 @@ def custom_divergence(
     """A report of the inference's reward against any reward spec."""
     _succeeded(session, project_id, row.id)
     inputs = load_inputs(session, row.id, settings)
-    if row.algorithm in DEEP_ALGORITHMS:
-        return _network_divergence(session, project_id, row, inputs, spec, loc=loc)
-    if not reportable(inputs.mdp):
-        raise UnprocessableError(f"{inputs.mdp.n_states} states are too many for exact distances")
-    parsed: RewardSpec = rewards.parse(spec, loc=loc, mdp=inputs.mdp)
-    reference = rewards.concrete(
-        session, project_id, parsed, mdp=inputs.mdp, trajectories=inputs.trajectories, loc=loc
+    tabular = isinstance(inputs.environment, TabularMDP)
+    reference = rewards.parse(spec, loc=loc, mdp=inputs.mdp if tabular else None)
+    compared = reports.subject(
+        session, inputs, reports.inferred_reward(session, inputs), reference, loc=loc
     )
-    inferred = rewards.concrete(
-        session,
-        project_id,
-        rewards.parse(
-            repository.rewards_for(session, [row.id])[row.id], loc="reward", mdp=inputs.mdp
-        ),
-        mdp=inputs.mdp,
-        trajectories=None,
-        loc="reward",
-    )
-    report = divergence_report(
-        mdp=inputs.mdp,
-        trajectories=inputs.trajectories,
-        inferred=inferred,
-        reference=reference,
-        n_parameters=n_parameters(row.reward_model, inputs.mdp),
-    )
-    return {
-        "inference_id": row.id,
-        "against": reward_to_spec(reference),
-        "identifiability": inputs.rollouts.identifiability,
-        **report,
-    }
-
-
-def _network_divergence(
-    session: Session, project_id: str, row: Inference, inputs: JobInputs, spec: Any, *, loc: str
-) -> dict[str, Any]:
-    """A network reward against the environment's known reward or the recorded rewards."""
-    assert isinstance(inputs.environment, GymnasiumEnvSpec)
-    parsed = reward_to_spec(rewards.parse(spec, loc=loc, mdp=None))
-    reference = network_reference(inputs.environment.id, parsed, inputs.trajectories)
-    if reference is None:
-        raise _fail(
-            loc,
-            f"a network reward in {inputs.environment.id} can be compared with "
-            "`environment` (where its reward function is known) or `observed` "
-            "(rollouts that recorded `rews`)",
-        )
-    network = NetworkReward.from_safetensors(
-        reward_weights(session, project_id, row.id),
-        repository.rewards_for(session, [row.id])[row.id]["config"],
-    )
-    report = network_divergence_report(
-        inferred=network,
-        trajectories=inputs.trajectories,
-        discount=float(row.params.get("discount", 1.0)),
-        rng=np.random.default_rng(row.seed),
-        **reference,
-    )
-    return {"inference_id": row.id, "against": parsed, **report}
+    report = build_report(compared, inputs.trajectories, rng=np.random.default_rng(row.seed))
+    return {"inference_id": row.id, **reports.stored(compared, reference, report, inputs)}
 
 
 def reward_spec(session: Session, project_id: str, inference_id: str) -> dict[str, Any]:

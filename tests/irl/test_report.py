@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from irl.report import divergence_report
+from irl.report import exact_report
 from irl.rewards import LinearReward, TabularReward
 from irl.trajectories import TrajectorySet, parse_trajectories
 from irl.uncertainty import resample, select
@@ -23,15 +23,15 @@ def red_seeker() -> Scenario:
 
 
 def report(s: Scenario, inferred: LinearReward | TabularReward, **kwargs: object) -> dict:
-    """divergence_report against the training reward, linear model (3 parameters)."""
-    return divergence_report(
+    """exact_report against the training reward, linear model (3 parameters)."""
+    return exact_report(
         mdp=s.mdp,
         trajectories=s.trajectories,
         inferred=inferred,
         reference=s.training,
         n_parameters=3,
         **kwargs,  # type: ignore[arg-type]
-    )
+    ).to_dict()
 
 
 def test_report_shape_without_bootstrap(red_seeker: Scenario) -> None:

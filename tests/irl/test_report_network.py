@@ -8,7 +8,7 @@ from irl.divergence.sampled import RewardFn
 from irl.environments.gym_dynamics import maze_successors
 from irl.environments.gym_rewards import maze_door_reward
 from irl.environments.maze import generate_maze
-from irl.report_network import network_divergence_report
+from irl.report import sampled_report
 from irl.trajectories import TrajectorySet, parse_trajectories
 
 DISCOUNT = 0.9
@@ -50,13 +50,13 @@ def rollouts() -> TrajectorySet:
 
 
 def report(rollouts: TrajectorySet, inferred: RewardFn, **kwargs: object) -> dict:
-    return network_divergence_report(
+    return sampled_report(
         inferred=inferred,
         trajectories=rollouts,
         discount=DISCOUNT,
         rng=np.random.default_rng(1),
         **kwargs,
-    )
+    ).to_dict()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -81,7 +81,7 @@ def test_dard_needs_the_dynamics_and_a_reference_function(rollouts: TrajectorySe
     assert without_dynamics["metrics"]["dard"] is None
     assert "dynamics are not known" in without_dynamics["explanation"]
     assert without_dynamics["coverage"]["dard_transitions"] == 0
-    recorded = report(rollouts, red, recorded=rollouts.rews, sample_next=maze_successors)
+    recorded = report(rollouts, red, reference=rollouts.rews, sample_next=maze_successors)
     assert recorded["metrics"]["epic"] is None and recorded["metrics"]["dard"] is None
     assert recorded["coverage"]["transitions"] == recorded["coverage"]["dard_transitions"] == 0
     assert "known only on the visited transitions" in recorded["explanation"]

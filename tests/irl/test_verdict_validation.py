@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from irl.report import divergence_report
+from irl.report import exact_report
 from tests.irl.scenarios import AGENTS, Agent, fit_linear, linear_refit, scenario
 
 EXPECTED: dict[Agent, str] = {
@@ -47,7 +47,7 @@ def single_thread() -> Any:
 def test_verdict_on_the_test_maze(agent: Agent, seed: int, bootstrapped: bool) -> None:
     s = scenario(agent, seed=seed)
     inferred = fit_linear(s, seed=seed)
-    body = divergence_report(
+    body = exact_report(
         mdp=s.mdp,
         trajectories=s.trajectories,
         inferred=inferred,
@@ -55,7 +55,7 @@ def test_verdict_on_the_test_maze(agent: Agent, seed: int, bootstrapped: bool) -
         n_parameters=len(s.mdp.feature_names),
         refit=linear_refit(s.mdp, seed=seed) if bootstrapped else None,
         rng=np.random.default_rng(seed),
-    )
+    ).to_dict()
     assert body["verdict"] == EXPECTED[agent], body["explanation"]
     if bootstrapped:
         uncertainty = body["uncertainty"]

@@ -1,21 +1,21 @@
-"""The divergence report: an inferred reward against a reference reward, with the verdict."""
+"""The exact report backend: a tabular inferred reward against a tabular reference, with the
+verdict (returns, regret and the behaviour likelihood are computed exactly)."""
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from functools import partial
-from typing import Any
 
 import numpy as np
 
-from irl.divergence import epic_distance, tabular_distances
+from irl.divergence import ExactPair, distances, epic_distance
 from irl.environments.tabular import TabularMDP
 from irl.goal_directedness import (
     DEFAULT_MONTE_CARLO_SAMPLES,
     GoalDirectedness,
-    OptimisationPower,
     goal_directedness,
     optimisation_power,
 )
 from irl.planning import NormalizedReturn, normalized_return
+from irl.report.types import GoalDirectednessReport, Report, Returns
 from irl.rewards import LinearReward, TabularReward, reward_array
 from irl.trajectories import TrajectorySet
 from irl.uncertainty import DEFAULT_N_BOOTSTRAP, Refit, bootstrap
@@ -32,6 +32,19 @@ ConcreteReward = TabularReward | LinearReward
 DEFAULT_SEED = 0
 """Seed of the generator used when the caller passes none, so a report is a function of its
 inputs (it only matters for Monte Carlo optimisation power and the bootstrap)."""
+MAX_EXACT_ENTRIES = 50_000_000
+"""Largest S*A*S for which exact distances are computed (dense float64: 400 MB)."""
+
+
+def reward_parameters(reward_model: str, mdp: TabularMDP) -> int:
+    """Free parameters of a fitted reward model (the likelihood-ratio test's degrees of
+    freedom): one per feature for `linear`, one per state otherwise."""
+    return len(mdp.feature_names) if reward_model == "linear" else mdp.n_states
+
+
+def fits_exact(mdp: TabularMDP) -> bool:
+    """Whether exact distances fit in memory (they use dense S×A×S arrays)."""
+    return mdp.n_states * mdp.n_actions * mdp.n_states <= MAX_EXACT_ENTRIES
 
 
 def describe_reward(reward: ConcreteReward, mdp: TabularMDP) -> str:
@@ -81,7 +94,7 @@ def measure(
     return evidence, directed, under_training, under_inferred
 
 
-def divergence_report(
+def exact_report(
     *,
     mdp: TabularMDP,
     trajectories: TrajectorySet,
@@ -93,23 +106,21 @@ def divergence_report(
     n_bootstrap: int = DEFAULT_N_BOOTSTRAP,
     rng: np.random.Generator | None = None,
     n_monte_carlo: int = DEFAULT_MONTE_CARLO_SAMPLES,
-) -> dict[str, Any]:
-    """Distances, returns, goal-directedness and the verdict, as a JSON-able dict.
+) -> Report:
+    """Distances, returns, goal-directedness and the verdict.
 
     With `refit` (the inference algorithm as a function of trajectories), a bootstrap of
     n_bootstrap resamples gives `uncertainty` and can turn the verdict inconclusive; without it
     `uncertainty` is None. `rng` drives resampling and Monte Carlo (default: seeded DEFAULT_SEED).
     """
     rng = rng if rng is not None else np.random.default_rng(DEFAULT_SEED)
-    r_reference = reward_array(reference, mdp)
+    r_reference, r_inferred = reward_array(reference, mdp), reward_array(inferred, mdp)
     evaluate = partial(measure, mdp, r_reference, n_parameters)
     point, directed, under_training, under_inferred = evaluate(trajectories, inferred)
-    power = optimisation_power(
-        mdp, reward_array(inferred, mdp), trajectories, rng=rng, n_samples=n_monte_carlo
-    )
+    power = optimisation_power(mdp, r_inferred, trajectories, rng=rng, n_samples=n_monte_carlo)
     evidence = replace(point, optimisation_power_bits=power.bits)
     verdict, reason = decide(evidence, thresholds)
-    uncertainty: dict[str, Any] | None = None
+    uncertainty = None
     epic_interval: tuple[float, float] | None = None
     if refit is not None:
         resampled = bootstrap(
@@ -120,41 +131,38 @@ def divergence_report(
             n_bootstrap=n_bootstrap,
             thresholds=thresholds,
         )
-        uncertainty = resampled.to_dict(verdict)
-        bounds = resampled.bounds("epic")
-        epic_interval = None if bounds is None else (bounds[0], bounds[1])
+        uncertainty = resampled.summary(verdict)
+        epic_interval = resampled.bounds("epic")
         if verdict != "inconclusive" and (
             resampled.disagreement(verdict) > thresholds.max_bootstrap_disagreement
         ):
             reason = (
                 f"the data cannot decide: {verdict} on the full data, but "
                 f"{resampled.disagreement(verdict):.0%} of {n_bootstrap} bootstrap resamples "
-                f"reach another verdict ({_counts(uncertainty['verdicts'])}; at most "
+                f"reach another verdict ({_counts(uncertainty.verdicts)}; at most "
                 f"{thresholds.max_bootstrap_disagreement:.0%} allowed)"
             )
             verdict = "inconclusive"
-    return {
-        "metrics": {
-            **tabular_distances(
-                mdp,
-                r_reference,
-                reward_array(inferred, mdp),
-                discount=mdp.discount,
-                coverage=None,
-                visited=visit_counts(mdp, trajectories),
-            ),
-            "epic": evidence.epic,
-        },
-        "returns": {
-            "normalized_under_training": under_training.normalized,
-            "normalized_under_inferred": under_inferred.normalized,
-            "demo_under_training": under_training.demo,
-            "optimal_under_training": under_training.optimal,
-            "random_under_training": under_training.random,
-        },
-        "goal_directedness": _goal_directedness_dict(directed, power, thresholds, mdp),
-        "verdict": verdict,
-        "explanation": explain(
+    pair = ExactPair(
+        mdp, r_reference, r_inferred, mdp.discount, None, visit_counts(mdp, trajectories)
+    )
+    return Report(
+        metrics={**distances(pair), "epic": evidence.epic},
+        returns=Returns(
+            normalized_under_training=under_training.normalized,
+            normalized_under_inferred=under_inferred.normalized,
+            demo_under_training=under_training.demo,
+            optimal_under_training=under_training.optimal,
+            random_under_training=under_training.random,
+        ),
+        goal_directedness=GoalDirectednessReport(
+            **asdict(directed),
+            min_log_likelihood_ratio_per_step=thresholds.min_gain_per_step(mdp.n_actions),
+            optimisation_power_bits=power.bits,
+            optimisation_power=power,
+        ),
+        verdict=verdict,
+        explanation=explain(
             evidence,
             verdict,
             reason,
@@ -163,21 +171,9 @@ def divergence_report(
             thresholds=thresholds,
             epic_interval=epic_interval,
         ),
-        "thresholds": thresholds.to_dict(),
-        "uncertainty": uncertainty,
-    }
-
-
-def _goal_directedness_dict(
-    directed: GoalDirectedness, power: OptimisationPower, thresholds: Thresholds, mdp: TabularMDP
-) -> dict[str, Any]:
-    """The report's `goal_directedness`: the test, the effect-size minimum, optimisation power."""
-    return {
-        **directed.to_dict(),
-        "min_log_likelihood_ratio_per_step": thresholds.min_gain_per_step(mdp.n_actions),
-        "optimisation_power_bits": power.bits,
-        "optimisation_power": power.to_dict(),
-    }
+        thresholds=thresholds,
+        uncertainty=uncertainty,
+    )
 
 
 def _counts(verdicts: dict[str, int]) -> str:

@@ -21,13 +21,14 @@ from imitation.util import logger as imitation_logger
 from seals.base_envs import TabularModelPOMDP
 from stable_baselines3.common import logger as sb3_logger
 
-from irl._parsing import ProblemList, as_float, as_int, as_mapping, check_keys, describe
 from irl.algorithms.base import Cancelled, InferenceResult, Progress, ProgressCallback
 from irl.algorithms.fast_mce import MceObjective, SparseDynamics, fit_fast_mce
 from irl.environments.tabular import TabularMDP
 from irl.errors import InvalidInputError
+from irl.io.fields import ProblemList, as_float, as_int, as_mapping, check_keys, describe
+from irl.io.trajectories import check_tabular
 from irl.rewards import LinearReward, TabularReward
-from irl.trajectories import TrajectorySet, check_tabular
+from irl.trajectories import TrajectorySet
 
 RewardModel = Literal["linear", "tabular", "mlp"]
 REWARD_MODELS: tuple[str, ...] = ("linear", "tabular", "mlp")

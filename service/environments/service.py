@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from irl.environments import GymnasiumEnvSpec, TabularMDP, parse_environment
+from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.errors import InvalidInputError, Problem
+from irl.io.environments import parse_environment
 from service.core.errors import NotFoundError, invalid_input
 from service.core.models import Environment
 from service.core.settings import Settings

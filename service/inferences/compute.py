@@ -16,9 +16,10 @@ from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.environments.gym_dynamics import environment_successors
 from irl.environments.gym_rewards import environment_reward
 from irl.errors import InvalidInputError, Problem
+from irl.io.rewards import parse_reward_spec
 from irl.report import divergence_report
 from irl.report_network import network_divergence_report
-from irl.rewards import parse_reward_spec, reward_to_spec
+from irl.rewards import reward_to_spec
 from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet
 from service.core import artifacts

@@ -14,6 +14,7 @@ from irl.divergence.sampled import RewardFn
 from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.environments.gym_rewards import environment_reward
 from irl.errors import InvalidInputError, Problem
+from irl.io.rewards import parse_reward_spec
 from irl.rewards import (
     EnvironmentReward,
     InferenceReward,
@@ -21,7 +22,6 @@ from irl.rewards import (
     ObservedReward,
     RewardSpec,
     TabularReward,
-    parse_reward_spec,
 )
 from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet

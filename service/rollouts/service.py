@@ -12,15 +12,9 @@ from sqlalchemy.orm import Session
 from irl.environments import TabularMDP
 from irl.errors import InvalidInputError
 from irl.identifiability import identifiability
+from irl.io.trajectories import check_tabular, from_npz_bytes, parse_trajectories, to_npz_bytes
 from irl.rewards import LinearReward, TabularReward, reward_array, reward_to_spec
-from irl.trajectories import (
-    TrajectorySet,
-    check_tabular,
-    concatenate,
-    from_npz_bytes,
-    parse_trajectories,
-    to_npz_bytes,
-)
+from irl.trajectories import TrajectorySet, concatenate
 from service.core import artifacts
 from service.core.errors import ConflictError, NotFoundError, invalid_input
 from service.core.models import RolloutSet

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from irl.algorithms.deep import deep_irl, validate_deep_params
-from irl.trajectories import parse_trajectories
+from irl.io.trajectories import parse_trajectories
 from tests.e2e.processes import served, wait_for
 from tests.e2e.test_deep_irl import ENV_ID, balancing_episodes
 

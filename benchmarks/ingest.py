@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from irl.trajectories import TrajectorySet, from_npz_bytes
+from irl.io.trajectories import from_npz_bytes
+from irl.trajectories import TrajectorySet
 from service.client import MesascopeClient, TrajectoryArrays
 from service.core import artifacts
 from service.core.db import migrate, unit_of_work

@@ -1,29 +1,35 @@
-"""Reward specifications (the API's reward specs) and their dense (S, A, S) arrays."""
+"""Reward representations (the API's reward specs as values) and their dense (S, A, S) arrays."""
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from irl._parsing import (
-    ProblemList,
-    as_float,
-    as_mapping,
-    as_str,
-    check_keys,
-    numeric_array,
-    read_only,
-)
+from irl.arrays import read_only
 from irl.errors import InvalidInputError
+from irl.trajectories import TrajectorySet
 
-if TYPE_CHECKING:
-    from irl.environments.tabular import TabularMDP
 
-REWARD_KINDS = ("tabular", "linear", "observed", "environment", "inference")
-MAX_LINEAR_WEIGHTS = 10_000
-MAX_NAME_LENGTH = 200
+class FeaturedMDP(Protocol):
+    """What a reward needs of an environment: its sizes and state features."""
+
+    @property
+    def n_states(self) -> int:
+        """Number of states S."""
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actions A."""
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """Names of the F state features."""
+
+    @property
+    def features(self) -> np.ndarray:
+        """(S, F) float64 state features."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,41 +81,8 @@ class InferenceReward:
 RewardSpec = TabularReward | LinearReward | ObservedReward | EnvironmentReward | InferenceReward
 
 
-def parse_reward_spec(
-    spec: Any,
-    *,
-    loc: str,
-    mdp: "TabularMDP | None" = None,
-    n_states: int | None = None,
-    n_actions: int | None = None,
-    feature_names: Sequence[str] | None = None,
-    allowed_kinds: Collection[str] = REWARD_KINDS,
-) -> RewardSpec:
-    """Validate an API reward spec; with an MDP (or its sizes) also check it fits the MDP."""
-    if mdp is not None:
-        n_states, n_actions, feature_names = mdp.n_states, mdp.n_actions, mdp.feature_names
-    spec = as_mapping(spec, loc)
-    kind = spec.get("kind")
-    if kind not in allowed_kinds:
-        raise InvalidInputError.at(
-            f"{loc}.kind",
-            f"expected one of {', '.join(allowed_kinds)}, got {_short(kind)}",
-        )
-    if kind == "tabular":
-        check_keys(spec, loc, required=("kind", "values"))
-        return TabularReward(_tabular_values(spec["values"], f"{loc}.values", n_states, n_actions))
-    if kind == "linear":
-        check_keys(spec, loc, required=("kind", "weights"), optional=("bias",))
-        return _linear(spec, loc, feature_names)
-    if kind == "inference":
-        check_keys(spec, loc, required=("kind", "id"))
-        return InferenceReward(as_str(spec["id"], f"{loc}.id"))
-    check_keys(spec, loc, required=("kind",))
-    return ObservedReward() if kind == "observed" else EnvironmentReward()
-
-
 def reward_to_spec(reward: RewardSpec) -> dict[str, Any]:
-    """The canonical JSON-able reward spec (parse_reward_spec inverts it)."""
+    """The canonical JSON-able reward spec (irl.io.rewards.parse_reward_spec inverts it)."""
     if isinstance(reward, TabularReward):
         return {"kind": "tabular", "values": reward.values.tolist()}
     if isinstance(reward, LinearReward):
@@ -119,105 +92,52 @@ def reward_to_spec(reward: RewardSpec) -> dict[str, Any]:
     return {"kind": "observed" if isinstance(reward, ObservedReward) else "environment"}
 
 
-def reward_array(
-    reward: TabularReward | LinearReward, mdp: "TabularMDP", *, loc: str = "reward"
-) -> np.ndarray:
-    """Dense R(s, a, s'), shape (S, A, S) float64, for planning and reward comparison."""
+def reward_array(reward: TabularReward | LinearReward, mdp: FeaturedMDP) -> np.ndarray:
+    """Dense R(s, a, s'), shape (S, A, S) float64, for planning and reward comparison.
+
+    Raises ValueError when the reward does not fit the MDP (irl.io.rewards locates the problem).
+    """
     shape = (mdp.n_states, mdp.n_actions, mdp.n_states)
     if isinstance(reward, LinearReward):
-        state_values = linear_state_values(reward, mdp.feature_names, mdp.features, loc=loc)
+        state_values = linear_state_values(reward, mdp.feature_names, mdp.features)
         return np.broadcast_to(state_values[:, None, None], shape).copy()
     values = reward.values
     if values.shape != shape[: values.ndim]:
-        raise InvalidInputError.at(
-            f"{loc}.values", f"shape {list(values.shape)}, expected {_shapes_text(*shape[:2])}"
-        )
+        raise ValueError(f"reward shape {list(values.shape)} does not fit an MDP of shape {shape}")
     expanded = values.reshape(values.shape + (1,) * (3 - values.ndim))
     return np.broadcast_to(expanded, shape).copy()
 
 
 def linear_state_values(
-    reward: LinearReward,
-    feature_names: Sequence[str],
-    features: np.ndarray,
-    *,
-    loc: str = "reward",
+    reward: LinearReward, feature_names: Sequence[str], features: np.ndarray
 ) -> np.ndarray:
-    """bias + features @ w, shape (S,) float64, with w looked up by feature name."""
+    """bias + features @ w, shape (S,) float64, with w looked up by feature name.
+
+    Raises ValueError for a weight on a feature not in `feature_names`.
+    """
     index = {name: i for i, name in enumerate(feature_names)}
-    _check_weight_names(reward.weights, f"{loc}.weights", feature_names)
+    unknown = [name for name in reward.weights if name not in index]
+    if unknown:
+        raise ValueError(f"weights for unknown features: {', '.join(unknown[:10])}")
     w = np.zeros(len(feature_names))
     for name, weight in reward.weights.items():
         w[index[name]] = weight
     return np.asarray(features @ w + reward.bias, dtype=np.float64)
 
 
-def _tabular_values(
-    value: Any, loc: str, n_states: int | None, n_actions: int | None
-) -> np.ndarray:
-    """Reward values array, checked against the MDP's sizes when they are known."""
-    values = numeric_array(value, loc, ndims=(1, 2, 3), integer=False)
-    if values.size == 0:
-        raise InvalidInputError.at(loc, "must not be empty")
-    if n_states is not None and n_actions is not None:
-        full = (n_states, n_actions, n_states)
-        if values.shape != full[: values.ndim]:
-            raise InvalidInputError.at(
-                loc, f"shape {list(values.shape)}, expected {_shapes_text(n_states, n_actions)}"
-            )
-    elif values.ndim == 3 and values.shape[0] != values.shape[2]:
-        raise InvalidInputError.at(
-            loc, f"shape {list(values.shape)}: the first and last dimensions must both be states"
-        )
-    return values
+def observed_reward(mdp: FeaturedMDP, trajectories: TrajectorySet) -> TabularReward:
+    """Recorded `rews` averaged per visited (s, a, s'); unvisited ones get the overall mean.
 
-
-def _linear(spec: Mapping[str, Any], loc: str, feature_names: Sequence[str] | None) -> LinearReward:
-    """LinearReward from a validated spec."""
-    problems = ProblemList()
-    raw = problems.attempt(as_mapping, spec["weights"], f"{loc}.weights")
-    weights: dict[str, float] = {}
-    if raw is not None:
-        if len(raw) > MAX_LINEAR_WEIGHTS:
-            problems.add(
-                f"{loc}.weights", f"{len(raw)} weights, above the limit {MAX_LINEAR_WEIGHTS}"
-            )
-            raw = {}
-        for name, value in raw.items():
-            if len(name) > MAX_NAME_LENGTH:
-                problems.add(f"{loc}.weights", f"a feature name is longer than {MAX_NAME_LENGTH}")
-                continue
-            weight = problems.attempt(as_float, value, f"{loc}.weights.{name}")
-            if weight is not None:
-                weights[name] = weight
-        if feature_names is not None:
-            problems.attempt(_check_weight_names, raw, f"{loc}.weights", feature_names)
-    bias = problems.attempt(as_float, spec.get("bias", 0.0), f"{loc}.bias")
-    problems.raise_if_any()
-    return LinearReward(weights, bias or 0.0)
-
-
-def _check_weight_names(weights: Mapping[str, Any], loc: str, feature_names: Sequence[str]) -> None:
-    """Refuse weights for features the environment does not have."""
-    known = set(feature_names)
-    unknown = [name for name in weights if name not in known]
-    if not unknown:
-        return
-    listed = ", ".join(feature_names[:10]) + (", ..." if len(feature_names) > 10 else "")
-    problems = ProblemList()
-    for name in unknown:
-        shown = name if len(name) <= 40 else name[:37] + "..."
-        problems.add(f"{loc}.{name}", f"unknown feature `{shown}`, known: {listed}")
-    problems.raise_if_any()
-
-
-def _shapes_text(n_states: int, n_actions: int) -> str:
-    """E.g. "[49], [49, 5] or [49, 5, 49]"."""
-    s, a = n_states, n_actions
-    return f"[{s}], [{s}, {a}] or [{s}, {a}, {s}]"
-
-
-def _short(value: Any) -> str:
-    """A value for an error message, truncated."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    Raises ValueError when the trajectories recorded no rewards.
+    """
+    if trajectories.rews is None:
+        raise ValueError("the trajectories recorded no rewards")
+    s, a, s_next = trajectories.transitions()
+    flat = (s * mdp.n_actions + a) * mdp.n_states + s_next
+    size = mdp.n_states * mdp.n_actions * mdp.n_states
+    totals = np.bincount(flat, weights=trajectories.rews, minlength=size)
+    counts = np.bincount(flat, minlength=size)
+    values = np.full(size, float(trajectories.rews.mean()))
+    seen = counts > 0
+    values[seen] = totals[seen] / counts[seen]
+    return TabularReward(values.reshape(mdp.n_states, mdp.n_actions, mdp.n_states))

@@ -2,9 +2,12 @@
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from irl.rewards import LinearReward, TabularReward
-from irl.rewards_net import NetworkReward
+
+if TYPE_CHECKING:
+    from irl.rewards_net import NetworkReward
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class Cancelled(Exception):
 class InferenceResult:
     """An inferred reward with its optimisation curve."""
 
-    reward: TabularReward | LinearReward | NetworkReward
+    reward: "TabularReward | LinearReward | NetworkReward"
     """LinearReward (weights by feature name) for linear models, else TabularReward over states."""
     curve: tuple[Mapping[str, float], ...] = field(hash=False)
     """One entry per logged step: {"iteration", "linf_delta", "grad_norm"}."""

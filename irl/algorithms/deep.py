@@ -36,9 +36,9 @@ from stable_baselines3.common import logger as sb3_logger
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from irl._parsing import ProblemList, as_bool, as_float, as_int, as_mapping, check_keys, describe
 from irl.algorithms.base import Cancelled, InferenceResult, Progress, ProgressCallback
 from irl.errors import InvalidInputError
+from irl.io.fields import ProblemList, as_bool, as_float, as_int, as_mapping, check_keys, describe
 from irl.rewards_net import (
     DENSITY_TYPES,
     FORMAT_VERSION,

@@ -9,13 +9,7 @@ from irl.environments.maze import (
     generate_maze,
 )
 from irl.environments.maze_gym import MAZE_ID_PATTERN, MAZE_IDS, MazeEnv, register_mazes
-from irl.environments.tabular import (
-    GymnasiumEnvSpec,
-    Layout,
-    TabularMDP,
-    parse_environment,
-    parse_tabular_mdp,
-)
+from irl.environments.tabular import GymnasiumEnvSpec, Layout, TabularMDP
 
 register_mazes()
 
@@ -32,7 +26,5 @@ __all__ = [
     "MazeEnv",
     "TabularMDP",
     "generate_maze",
-    "parse_environment",
-    "parse_tabular_mdp",
     "register_mazes",
 ]

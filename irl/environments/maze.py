@@ -12,9 +12,10 @@ from functools import cached_property
 from typing import Any, Literal, get_args
 
 import numpy as np
+import scipy.sparse
 
-from irl._parsing import read_only
-from irl.environments.tabular import TabularMDP, parse_tabular_mdp
+from irl.arrays import read_only
+from irl.environments.tabular import Layout, TabularMDP
 from irl.errors import InvalidInputError
 from irl.rewards import LinearReward, linear_state_values
 
@@ -181,8 +182,34 @@ class Maze:
         }
 
     def to_mdp(self) -> TabularMDP:
-        """The parsed tabular MDP of to_spec()."""
-        return parse_tabular_mdp(self.to_spec())
+        """The maze as a tabular MDP (the one irl.io.environments parses from to_spec())."""
+        n_actions = len(MOVES)
+        pairs = np.arange(self.n_states * n_actions)
+        transitions = scipy.sparse.csr_array(
+            (np.ones(len(pairs)), (pairs, self.next_states.reshape(-1))),
+            shape=(self.n_states * n_actions, self.n_states),
+        )
+        transitions.sum_duplicates()
+        transitions.data.flags.writeable = False
+        initial = np.zeros(self.n_states)
+        initial[self.state_of[self.start]] = 1.0
+        return TabularMDP(
+            name=self.name,
+            n_states=self.n_states,
+            n_actions=n_actions,
+            transitions=transitions,
+            initial_state_dist=read_only(initial),
+            horizon=self.horizon,
+            discount=DISCOUNT,
+            feature_names=FEATURE_NAMES,
+            features=self.features,
+            reward=LinearReward(TRAINING_WEIGHTS),
+            layout=Layout(
+                rows=self.side,
+                cols=self.side,
+                cells=read_only(np.array(self.states, dtype=np.int64).reshape(-1, 2)),
+            ),
+        )
 
     def text(self, agent: Cell | None = None) -> str:
         """The grid as text: # wall, S start, D/d red/blue door, r/b red/blue floor, A agent."""

@@ -139,7 +139,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidInputError)
     async def _invalid(_: Request, exc: InvalidInputError) -> JSONResponse:
-        return problem_response(422, str(exc), errors=exc.problems)
+        error = invalid_input(exc)
+        return problem_response(error.status, error.detail, title=error.title, errors=error.errors)
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from irl.environments import GymnasiumEnvSpec, TabularMDP, parse_environment
-from irl.errors import InvalidInputError, Problem
-from service.core.errors import NotFoundError, invalid_input
+from irl.environments import GymnasiumEnvSpec, TabularMDP
+from irl.errors import InvalidInputError
+from irl.io.environments import parse_environment
+from service.core.errors import NotFoundError
 from service.core.models import Environment
 from service.core.settings import Settings
 from service.environments import repository
@@ -21,16 +22,10 @@ EnvModel = TabularMDP | GymnasiumEnvSpec
 def parse(spec: Mapping[str, Any], settings: Settings, *, loc: str = "environment") -> EnvModel:
     """Validate an inline environment spec (422 naming the field on any problem)."""
     if not isinstance(spec, Mapping):
-        raise invalid_input(InvalidInputError([Problem(loc, "expected an object")]))
-    try:
-        return parse_environment(
-            spec,
-            loc=loc,
-            allowed_gym_ids=settings.allowed_gym_ids,
-            max_states=settings.max_states,
-        )
-    except InvalidInputError as exc:
-        raise invalid_input(exc) from exc
+        raise InvalidInputError.at(loc, "expected an object")
+    return parse_environment(
+        spec, loc=loc, allowed_gym_ids=settings.allowed_gym_ids, max_states=settings.max_states
+    )
 
 
 def summarise(model: EnvModel) -> dict[str, Any]:
@@ -84,12 +79,10 @@ def resolve(
     if isinstance(spec, Mapping) and set(spec) == {"id"}:
         env_id = spec["id"]
         if not isinstance(env_id, str):
-            raise invalid_input(InvalidInputError([Problem(f"{loc}.id", "expected a string id")]))
+            raise InvalidInputError.at(f"{loc}.id", "expected a string id")
         row = repository.get(session, project_id, env_id, with_spec=True)
         if row is None:
-            raise invalid_input(
-                InvalidInputError([Problem(f"{loc}.id", f"unknown environment {env_id!r}")])
-            )
+            raise InvalidInputError.at(f"{loc}.id", f"unknown environment {env_id!r}")
         return row, load(row, settings)
     model = parse(spec, settings, loc=loc)
     return create(session, project_id, model), model

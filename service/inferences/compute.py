@@ -14,8 +14,9 @@ from irl.algorithms.deep import Algorithm as DeepAlgorithm
 from irl.algorithms.deep import deep_irl
 from irl.environments import GymnasiumEnvSpec
 from irl.errors import InvalidInputError
+from irl.io.rewards import parse_reward_spec
 from irl.report import ConcreteReward, Exact, build_report, fits_exact
-from irl.rewards import parse_reward_spec, reward_to_spec
+from irl.rewards import reward_to_spec
 from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet
 from service.core import artifacts

@@ -42,7 +42,10 @@ def _fail(loc: str, msg: str) -> UnprocessableError:
 def create(
     session: Session, project_id: str, body: InferenceCreate, settings: Settings
 ) -> Inference:
-    """Check the job can run (algorithm fits environment and data), then queue it."""
+    """Check the job can run (algorithm fits environment and data), then queue it.
+
+    Problems are raised as UnprocessableError, a DomainError, which dashboard pages catch too.
+    """
     ro = rollouts.repository.get(session, project_id, body.rollouts_id)
     if ro is None:
         raise _fail("rollouts_id", f"unknown rollout set {body.rollouts_id!r}")

@@ -6,14 +6,13 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from irl.divergence.sampled import RewardFn
 from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.environments.gym_rewards import environment_reward
 from irl.errors import InvalidInputError, Problem
+from irl.io.rewards import parse_reward_spec
 from irl.rewards import (
     EnvironmentReward,
     InferenceReward,
@@ -21,20 +20,22 @@ from irl.rewards import (
     ObservedReward,
     RewardSpec,
     TabularReward,
-    parse_reward_spec,
+    observed_reward,
 )
 from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet
 from service.core import artifacts
 from service.core.errors import invalid_input
-from service.core.models import Inference, InferredReward
 from service.inferences import repository
 
 ConcreteReward = TabularReward | LinearReward
 
 
 def parse(spec: Any, *, loc: str, mdp: TabularMDP | None) -> RewardSpec:
-    """Validate a reward spec against the environment (422 naming the field)."""
+    """Validate a reward spec against the environment (422 naming the field).
+
+    Raised as UnprocessableError, a DomainError, because the dashboard's comparisons catch those.
+    """
     if not isinstance(spec, Mapping):
         raise invalid_input(InvalidInputError([Problem(loc, "expected a reward spec object")]))
     try:
@@ -47,37 +48,17 @@ def _fail(loc: str, msg: str) -> Exception:
     return invalid_input(InvalidInputError([Problem(loc, msg)]))
 
 
-def observed_reward(mdp: TabularMDP, trajectories: TrajectorySet, *, loc: str) -> TabularReward:
-    """Recorded `rews` averaged per visited (s, a, s'); unvisited ones get the overall mean."""
-    if trajectories.rews is None:
-        raise _fail(loc, "`observed` needs rollouts that recorded `rews`")
-    s, a, s_next = trajectories.transitions()
-    flat = (s * mdp.n_actions + a) * mdp.n_states + s_next
-    size = mdp.n_states * mdp.n_actions * mdp.n_states
-    totals = np.bincount(flat, weights=trajectories.rews, minlength=size)
-    counts = np.bincount(flat, minlength=size)
-    values = np.full(size, float(trajectories.rews.mean()))
-    seen = counts > 0
-    values[seen] = totals[seen] / counts[seen]
-    return TabularReward(values.reshape(mdp.n_states, mdp.n_actions, mdp.n_states))
-
-
 def inferred_reward_spec(
     session: Session, project_id: str, inference_id: str, *, loc: str
 ) -> dict[str, Any]:
     """The stored reward spec of the project's succeeded inference."""
-    row = session.execute(
-        select(Inference.status, InferredReward.spec)
-        .join(InferredReward, InferredReward.inference_id == Inference.id, isouter=True)
-        .where(Inference.id == inference_id, Inference.project_id == project_id)
-    ).first()
-    if row is None:
+    found = repository.status_and_reward_spec(session, project_id, inference_id)
+    if found is None:
         raise _fail(f"{loc}.id", f"unknown inference {inference_id!r}")
-    if row.status != "succeeded" or row.spec is None:
-        raise _fail(
-            f"{loc}.id", f"inference {inference_id!r} has status {row.status!r}, not succeeded"
-        )
-    return dict(row.spec)
+    status, spec = found
+    if status != "succeeded" or spec is None:
+        raise _fail(f"{loc}.id", f"inference {inference_id!r} has status {status!r}, not succeeded")
+    return dict(spec)
 
 
 def concrete(
@@ -99,7 +80,9 @@ def concrete(
     if isinstance(spec, ObservedReward):
         if trajectories is None:
             raise _fail(loc, "`observed` needs a rollout set in scope")
-        return observed_reward(mdp, trajectories, loc=loc)
+        if trajectories.rews is None:
+            raise _fail(loc, "`observed` needs rollouts that recorded `rews`")
+        return observed_reward(mdp, trajectories)
     if isinstance(spec, InferenceReward):
         stored = inferred_reward_spec(session, project_id, spec.id, loc=loc)
         parsed = parse(stored, loc=loc, mdp=mdp)

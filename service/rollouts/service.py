@@ -10,19 +10,12 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from irl.environments import TabularMDP
-from irl.errors import InvalidInputError
 from irl.identifiability import identifiability
+from irl.io.trajectories import check_tabular, from_npz_bytes, parse_trajectories, to_npz_bytes
 from irl.rewards import LinearReward, TabularReward, reward_array, reward_to_spec
-from irl.trajectories import (
-    TrajectorySet,
-    check_tabular,
-    concatenate,
-    from_npz_bytes,
-    parse_trajectories,
-    to_npz_bytes,
-)
+from irl.trajectories import TrajectorySet, concatenate
 from service.core import artifacts
-from service.core.errors import ConflictError, NotFoundError, invalid_input
+from service.core.errors import ConflictError, NotFoundError
 from service.core.models import RolloutSet
 from service.core.settings import Settings
 from service.environments import service as environments
@@ -91,10 +84,7 @@ def create(
     session: Session, project_id: str, body: RolloutsCreate, settings: Settings
 ) -> RolloutSet:
     """Validate a JSON upload whole, then store it (nothing is stored on any error)."""
-    try:
-        ts = parse_trajectories(body.trajectories, max_transitions=settings.max_transitions)
-    except InvalidInputError as exc:
-        raise invalid_input(exc) from exc
+    ts = parse_trajectories(body.trajectories, max_transitions=settings.max_transitions)
     return _store(session, project_id, body, ts, settings, loc="trajectories")
 
 
@@ -121,19 +111,12 @@ def create_bulk(
 
 def _parse_archive(data: BinaryIO, settings: Settings) -> TrajectorySet:
     data.seek(0)
-    try:
-        return from_npz_bytes(data, loc="file", max_transitions=settings.max_transitions)
-    except InvalidInputError as exc:
-        raise invalid_input(exc) from exc
+    return from_npz_bytes(data, loc="file", max_transitions=settings.max_transitions)
 
 
 def _check(ts: TrajectorySet, mdp: TabularMDP | None, loc: str) -> None:
-    if mdp is None:
-        return
-    try:
+    if mdp is not None:
         check_tabular(ts, mdp, loc=loc)
-    except InvalidInputError as exc:
-        raise invalid_input(exc) from exc
 
 
 def _training(

@@ -2,7 +2,8 @@
 
 import pytest
 
-from irl.environments import TabularMDP, parse_tabular_mdp
+from irl.environments import TabularMDP
+from irl.io.environments import parse_tabular_mdp
 from tests.irl.gridworld import gridworld_spec, two_state_spec
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from irl.environments import parse_tabular_mdp
+from irl.io.environments import parse_tabular_mdp
 from irl.planning import soft_optimal_policy
 from irl.rewards import LinearReward, reward_array
 

@@ -13,9 +13,11 @@ from typing import Any, Literal
 import numpy as np
 
 from irl.algorithms import mce_irl
-from irl.environments import TabularMDP, parse_tabular_mdp
+from irl.environments import TabularMDP
+from irl.io.environments import parse_tabular_mdp
+from irl.io.trajectories import parse_trajectories
 from irl.rewards import LinearReward
-from irl.trajectories import TrajectorySet, parse_trajectories
+from irl.trajectories import TrajectorySet
 from tests.irl.gridworld import gridworld_spec, sample_trajectories
 
 Agent = Literal["door_seeker", "red_seeker", "random_walker"]

@@ -7,8 +7,8 @@ from irl.agents import AGENTS, Agent, agent_policy, gym_trajectories, tabular_tr
 from irl.algorithms import mce_irl
 from irl.environments.maze import Distribution, generate_maze
 from irl.environments.maze_gym import state_observations
+from irl.io.trajectories import check_tabular, parse_trajectories
 from irl.rewards import LinearReward
-from irl.trajectories import check_tabular, parse_trajectories
 
 SEEDS = range(10)
 

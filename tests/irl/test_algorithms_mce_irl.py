@@ -23,9 +23,11 @@ from irl.algorithms import (
     validate_params,
 )
 from irl.divergence import epic_distance
-from irl.environments import TabularMDP, parse_tabular_mdp
+from irl.environments import TabularMDP
+from irl.io.environments import parse_tabular_mdp
+from irl.io.trajectories import parse_trajectories
 from irl.rewards import LinearReward, TabularReward, reward_array
-from irl.trajectories import TrajectorySet, parse_trajectories
+from irl.trajectories import TrajectorySet
 from tests.irl.assertions import problems
 from tests.irl.gridworld import gridworld_spec, sample_trajectories
 

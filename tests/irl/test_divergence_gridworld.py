@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 from irl.divergence import dard_distance, epic_distance, regret, starc_distance
-from irl.environments import TabularMDP, parse_tabular_mdp
+from irl.environments import TabularMDP
+from irl.io.environments import parse_tabular_mdp
 from tests.irl.gridworld import gridworld_spec
 
 GAMMA = 0.99

@@ -4,7 +4,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from irl.environments import parse_tabular_mdp
 from irl.environments.maze import (
     DISTRIBUTIONS,
     FEATURE_NAMES,
@@ -14,6 +13,7 @@ from irl.environments.maze import (
 )
 from irl.environments.maze_gym import MAZE_IDS, MazeEnv, register_mazes, state_observations
 from irl.errors import InvalidInputError
+from irl.io.environments import parse_tabular_mdp
 from irl.rewards import reward_array
 
 N_SEEDS = 200

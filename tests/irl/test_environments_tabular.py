@@ -8,13 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from irl.environments import (
-    GymnasiumEnvSpec,
-    TabularMDP,
-    parse_environment,
-    parse_tabular_mdp,
-)
+from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.errors import InvalidInputError
+from irl.io.environments import parse_environment, parse_tabular_mdp
 from irl.rewards import LinearReward, TabularReward
 from tests.irl.assertions import json_values, only_invalid_input, problems
 from tests.irl.gridworld import gridworld_spec, two_state_spec

@@ -5,7 +5,7 @@ import pytest
 import scipy.stats
 
 from irl.algorithms import mce_irl
-from irl.environments import TabularMDP, parse_tabular_mdp
+from irl.environments import TabularMDP
 from irl.errors import InvalidInputError
 from irl.goal_directedness import (
     goal_directedness,
@@ -13,9 +13,11 @@ from irl.goal_directedness import (
     preference_gain,
     random_policy_returns,
 )
+from irl.io.environments import parse_tabular_mdp
+from irl.io.trajectories import parse_trajectories
 from irl.planning import policy_value, uniform_policy
 from irl.rewards import LinearReward, TabularReward, reward_array
-from irl.trajectories import TrajectorySet, parse_trajectories
+from irl.trajectories import TrajectorySet
 from irl.verdict import Evidence, Thresholds, is_goal_directed
 from tests.irl.gridworld import gridworld_spec, sample_trajectories
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from irl.environments import parse_tabular_mdp
 from irl.identifiability import identifiability
-from irl.trajectories import parse_trajectories
+from irl.io.environments import parse_tabular_mdp
+from irl.io.trajectories import parse_trajectories
 from tests.irl.assertions import problems
 from tests.irl.gridworld import gridworld_spec, sample_trajectories
 

@@ -5,7 +5,9 @@ import pytest
 from imitation.algorithms.mce_irl import mce_partition_fh
 from seals.base_envs import TabularModelPOMDP
 
-from irl.environments import TabularMDP, parse_tabular_mdp
+from irl.environments import TabularMDP
+from irl.io.environments import parse_tabular_mdp
+from irl.io.trajectories import parse_trajectories
 from irl.planning import (
     action_log_likelihood,
     discounted_returns,
@@ -17,7 +19,6 @@ from irl.planning import (
     uniform_policy,
 )
 from irl.rewards import LinearReward, TabularReward, reward_array
-from irl.trajectories import parse_trajectories
 from tests.irl.assertions import problems
 from tests.irl.gridworld import two_state_spec
 

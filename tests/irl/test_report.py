@@ -6,9 +6,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from irl.io.trajectories import parse_trajectories
 from irl.report import exact_report
 from irl.rewards import LinearReward, TabularReward
-from irl.trajectories import TrajectorySet, parse_trajectories
+from irl.trajectories import TrajectorySet
 from irl.uncertainty import resample, select
 from irl.verdict import Thresholds
 from tests.irl.scenarios import Scenario, fit_linear, linear_refit, scenario

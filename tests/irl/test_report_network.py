@@ -8,8 +8,9 @@ from irl.divergence.sampled import RewardFn
 from irl.environments.gym_dynamics import maze_successors
 from irl.environments.gym_rewards import maze_door_reward
 from irl.environments.maze import generate_maze
+from irl.io.trajectories import parse_trajectories
 from irl.report import sampled_report
-from irl.trajectories import TrajectorySet, parse_trajectories
+from irl.trajectories import TrajectorySet
 
 DISCOUNT = 0.9
 RED_CHANNEL, AGENT_CHANNEL = 3, 1

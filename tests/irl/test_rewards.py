@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given, settings
 
 from irl.environments import TabularMDP
+from irl.io.rewards import checked_reward_array as reward_array
+from irl.io.rewards import parse_reward_spec
 from irl.rewards import (
     EnvironmentReward,
     InferenceReward,
     LinearReward,
     ObservedReward,
     TabularReward,
-    parse_reward_spec,
-    reward_array,
     reward_to_spec,
 )
 from tests.irl.assertions import json_values, only_invalid_input, problems

@@ -8,14 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from irl.environments import TabularMDP, parse_tabular_mdp
-from irl.trajectories import (
-    TrajectorySet,
-    check_tabular,
-    from_npz_bytes,
-    parse_trajectories,
-    to_npz_bytes,
-)
+from irl.environments import TabularMDP
+from irl.io.environments import parse_tabular_mdp
+from irl.io.trajectories import check_tabular, from_npz_bytes, parse_trajectories, to_npz_bytes
+from irl.trajectories import TrajectorySet
 from tests.irl.assertions import json_values, only_invalid_input, problems
 from tests.irl.gridworld import gridworld_spec, sample_trajectories
 

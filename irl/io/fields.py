@@ -237,12 +237,6 @@ def bool_array(value: Any, loc: str) -> np.ndarray:
     raise InvalidInputError.at(loc, "expected a list of booleans")
 
 
-def read_only(arr: np.ndarray) -> np.ndarray:
-    """The array marked read-only, so frozen dataclasses holding it are really immutable."""
-    arr.flags.writeable = False
-    return arr
-
-
 def _ndims_text(ndims: Collection[int]) -> str:
     """E.g. "1-D or 2-D"."""
     return " or ".join(f"{n}-D" for n in sorted(ndims))

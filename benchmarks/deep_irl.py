@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from irl.algorithms.deep import deep_irl, validate_deep_params
+from irl.algorithms.deep import deep_irl
+from irl.algorithms.deep_params import validate_deep_params
 from irl.io.trajectories import parse_trajectories
 from tests.e2e.processes import served, wait_for
 from tests.e2e.test_deep_irl import ENV_ID, balancing_episodes

@@ -22,12 +22,12 @@ from safetensors import SafetensorError
 from stable_baselines3.common.preprocessing import is_image_space
 from torch import nn
 
+from irl.algorithms.deep_params import DENSITY_TYPES
 from irl.errors import InvalidInputError
 
 FORMAT_VERSION = 1
 KINDS: tuple[str, ...] = ("basic", "basic_shaped", "kernel_density")
 OUTPUTS: tuple[str, ...] = ("identity", "softplus")
-DENSITY_TYPES: tuple[str, ...] = ("state", "state_action", "state_state")
 EVAL_BATCH = 4096
 KDE_CHUNK_ENTRIES = 4_000_000
 

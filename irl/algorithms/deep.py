@@ -16,8 +16,7 @@ import random
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -37,168 +36,23 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from irl.algorithms.base import Cancelled, InferenceResult, Progress, ProgressCallback
+from irl.algorithms.deep_params import DEEP_ALGORITHMS, DeepAlgorithm, DeepIrlParams
 from irl.errors import InvalidInputError
-from irl.io.fields import ProblemList, as_bool, as_float, as_int, as_mapping, check_keys, describe
+from irl.io.fields import ProblemList
 from irl.rewards_net import (
-    DENSITY_TYPES,
     FORMAT_VERSION,
     NetworkReward,
     space_config,
 )
 from irl.trajectories import TrajectorySet
 
-Algorithm = Literal["airl", "gail", "density"]
-ALGORITHMS: tuple[str, ...] = ("airl", "gail", "density")
 EnvSource = str | Callable[[], gym.Env]
 """A registered gymnasium id (made with env_kwargs) or a factory returning a fresh env."""
-
-MAX_TOTAL_TIMESTEPS = 5_000_000
-MAX_HIDDEN_LAYERS = 4
-MAX_HIDDEN_WIDTH = 1024
-
-
-@dataclass(frozen=True)
-class DeepIrlParams:
-    """Settings of deep_irl (the API's `params` for algorithms airl, gail and density)."""
-
-    total_timesteps: int = 100_000
-    """Environment steps the generator may take; rounds = total // (n_envs * gen_n_steps)."""
-    n_envs: int = 4
-    horizon: int | None = None
-    """Episode length of the generator's environments; None: the env spec's max_episode_steps."""
-    discount: float = 0.95
-    """PPO's gamma and AIRL's shaping discount."""
-    demo_batch_size: int = 256
-    """Expert (and generator) transitions per discriminator update."""
-    n_disc_updates_per_round: int = 4
-    disc_learning_rate: float = 1e-3
-    gen_replay_buffer_capacity: int | None = None
-    """Generator transitions the discriminator samples from; None: the last round's."""
-    gen_n_steps: int = 128
-    """PPO rollout length per environment (one round collects n_envs * gen_n_steps steps)."""
-    gen_batch_size: int = 64
-    gen_n_epochs: int = 5
-    gen_learning_rate: float = 4e-4
-    gen_ent_coef: float = 0.0
-    policy_hidden_sizes: tuple[int, ...] = (32, 32)
-    reward_hidden_sizes: tuple[int, ...] = (32, 32)
-    potential_hidden_sizes: tuple[int, ...] = (32, 32)
-    """AIRL only: the shaping potential's MLP (discarded: the unshaped reward is returned)."""
-    reward_use_action: bool = True
-    reward_use_next_state: bool = False
-    reward_use_done: bool = False
-    density_type: str = "state_action"
-    """density only: state, state_action or state_state."""
-    kernel_bandwidth: float = 0.5
-    """density only: Gaussian kernel bandwidth in standardised units."""
-    standardise_inputs: bool = True
-    max_kde_points: int = 10_000
-    """density only: demonstration transitions kept (a random subset) as kernel centres."""
-
-
-def _as_hidden_sizes(value: Any, loc: str) -> tuple[int, ...]:
-    """A list of at most MAX_HIDDEN_LAYERS layer widths."""
-    if not isinstance(value, list | tuple):
-        raise InvalidInputError.at(loc, f"expected a list of integers, got {describe(value)}")
-    if len(value) > MAX_HIDDEN_LAYERS:
-        raise InvalidInputError.at(loc, f"at most {MAX_HIDDEN_LAYERS} layers, got {len(value)}")
-    problems = ProblemList()
-    sizes = [
-        problems.attempt(as_int, v, f"{loc}[{i}]", minimum=1, maximum=MAX_HIDDEN_WIDTH)
-        for i, v in enumerate(value)
-    ]
-    problems.raise_if_any()
-    return tuple(cast(list[int], sizes))
-
-
-def _as_optional_int(value: Any, loc: str, **bounds: int) -> int | None:
-    """None or a bounded integer."""
-    return None if value is None else as_int(value, loc, **bounds)
-
-
-def _as_density_type(value: Any, loc: str) -> str:
-    """One of DENSITY_TYPES."""
-    if isinstance(value, str) and value in DENSITY_TYPES:
-        return value
-    raise InvalidInputError.at(loc, f"expected one of {', '.join(DENSITY_TYPES)}")
-
-
-_Parser = tuple[Callable[..., Any], dict[str, Any]]
-_ADVERSARIAL_PARSERS: dict[str, _Parser] = {
-    "total_timesteps": (as_int, {"minimum": 1, "maximum": MAX_TOTAL_TIMESTEPS}),
-    "n_envs": (as_int, {"minimum": 1, "maximum": 32}),
-    "horizon": (_as_optional_int, {"minimum": 1, "maximum": 100_000}),
-    "discount": (as_float, {"minimum": 0.0, "maximum": 1.0, "exclusive_minimum": True}),
-    "demo_batch_size": (as_int, {"minimum": 1, "maximum": 65_536}),
-    "n_disc_updates_per_round": (as_int, {"minimum": 1, "maximum": 1000}),
-    "disc_learning_rate": (as_float, {"minimum": 0.0, "maximum": 1.0, "exclusive_minimum": True}),
-    "gen_replay_buffer_capacity": (_as_optional_int, {"minimum": 1, "maximum": 1_000_000}),
-    "gen_n_steps": (as_int, {"minimum": 2, "maximum": 8192}),
-    "gen_batch_size": (as_int, {"minimum": 2, "maximum": 65_536}),
-    "gen_n_epochs": (as_int, {"minimum": 1, "maximum": 100}),
-    "gen_learning_rate": (as_float, {"minimum": 0.0, "maximum": 1.0, "exclusive_minimum": True}),
-    "gen_ent_coef": (as_float, {"minimum": 0.0, "maximum": 1.0}),
-    "policy_hidden_sizes": (_as_hidden_sizes, {}),
-    "reward_hidden_sizes": (_as_hidden_sizes, {}),
-    "reward_use_action": (as_bool, {}),
-    "reward_use_next_state": (as_bool, {}),
-    "reward_use_done": (as_bool, {}),
-}
-_PARSERS: dict[str, dict[str, _Parser]] = {
-    "airl": {**_ADVERSARIAL_PARSERS, "potential_hidden_sizes": (_as_hidden_sizes, {})},
-    "gail": _ADVERSARIAL_PARSERS,
-    "density": {
-        "density_type": (_as_density_type, {}),
-        "kernel_bandwidth": (
-            as_float,
-            {"minimum": 0.0, "maximum": 100.0, "exclusive_minimum": True},
-        ),
-        "standardise_inputs": (as_bool, {}),
-        "max_kde_points": (as_int, {"minimum": 1, "maximum": 100_000}),
-    },
-}
-
-
-def validate_deep_params(params: Any, *, algorithm: str, loc: str = "params") -> DeepIrlParams:
-    """Typed deep IRL settings from an API params object; unknown keys and bad values refused."""
-    if algorithm not in _PARSERS:
-        raise InvalidInputError.at("algorithm", f"expected one of {', '.join(ALGORITHMS)}")
-    parsers = _PARSERS[algorithm]
-    spec = as_mapping(params, loc)
-    problems = ProblemList()
-    problems.attempt(check_keys, spec, loc, required=(), optional=parsers)
-    values: dict[str, Any] = {
-        name: problems.attempt(parse, spec[name], f"{loc}.{name}", **bounds)
-        for name, (parse, bounds) in parsers.items()
-        if name in spec
-    }
-    problems.raise_if_any()
-    result = DeepIrlParams(**values)
-    if algorithm != "density":
-        _check_budget(result, loc)
-    return result
-
-
-def _check_budget(params: DeepIrlParams, loc: str) -> None:
-    """Refuse budgets too small for one round and PPO batches larger than a rollout."""
-    rollout_size = params.n_envs * params.gen_n_steps
-    if params.total_timesteps < rollout_size:
-        raise InvalidInputError.at(
-            f"{loc}.total_timesteps",
-            f"{params.total_timesteps} is less than one round of n_envs * gen_n_steps = "
-            f"{rollout_size} steps",
-        )
-    if params.gen_batch_size > rollout_size:
-        raise InvalidInputError.at(
-            f"{loc}.gen_batch_size",
-            f"{params.gen_batch_size} exceeds the rollout size n_envs * gen_n_steps = "
-            f"{rollout_size}",
-        )
 
 
 def deep_irl(
     *,
-    algorithm: Algorithm,
+    algorithm: DeepAlgorithm,
     env: EnvSource,
     trajectories: TrajectorySet,
     rng: np.random.Generator,
@@ -212,8 +66,8 @@ def deep_irl(
     Raises InvalidInputError for trajectories that do not fit the environment and Cancelled
     when should_stop() returns True (checked before each round).
     """
-    if algorithm not in ALGORITHMS:
-        raise InvalidInputError.at("algorithm", f"expected one of {', '.join(ALGORITHMS)}")
+    if algorithm not in DEEP_ALGORITHMS:
+        raise InvalidInputError.at("algorithm", f"expected one of {', '.join(DEEP_ALGORITHMS)}")
     make_env = _env_factory(env, env_kwargs or {})
     obs_space, act_space, horizon = _spaces_and_horizon(make_env, params)
     _check_trajectories(trajectories, obs_space, act_space)

@@ -9,15 +9,15 @@ Callers running many jobs in parallel should call torch.set_num_threads(1) once 
 process; this function does not change global torch settings.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any, Literal, cast
 
 import numpy as np
 
 from irl.algorithms.base import InferenceResult, ProgressCallback
 from irl.algorithms.fast_mce import MceObjective, SparseDynamics, fit_fast_mce
-from irl.environments.tabular import TabularMDP
+from irl.environments.tabular import GymnasiumEnvSpec, TabularMDP
 from irl.errors import InvalidInputError
 from irl.io.fields import ProblemList, as_float, as_int, as_mapping, check_keys, describe
 from irl.io.trajectories import check_tabular
@@ -188,12 +188,62 @@ def mce_irl(
         }
     )
     _check_inputs(mdp, trajectories, reward_model)
+    return _solve(mdp, trajectories, reward_model, params, rng, progress, should_stop)
+
+
+def _solve(
+    mdp: TabularMDP,
+    trajectories: TrajectorySet,
+    reward_model: RewardModel,
+    params: MceIrlParams,
+    rng: np.random.Generator,
+    progress: ProgressCallback | None,
+    should_stop: Callable[[], bool] | None,
+) -> InferenceResult:
+    """mce_irl on inputs already checked (the fast solver, or imitation's)."""
     if params.solver == "fast" and reward_model != "mlp":
         return _fast_mce_irl(mdp, trajectories, reward_model, params, progress, should_stop)
     _check_dense_size(mdp)
     from irl.algorithms.mce_imitation import imitation_mce_irl  # torch only when it is used
 
     return imitation_mce_irl(mdp, trajectories, reward_model, rng, params, progress, should_stop)
+
+
+@dataclass(frozen=True)
+class MceIrl:
+    """Maximum causal entropy IRL as a registered algorithm (irl.algorithms.registry)."""
+
+    name: str = "mce_irl"
+    description: str = (
+        "Maximum causal entropy IRL for tabular environments: a linear, tabular or mlp state "
+        "reward whose soft-optimal behaviour matches the demonstrations' visits."
+    )
+    environment_kind: Literal["tabular"] = "tabular"
+    reward_models: tuple[str, ...] = ("linear", "tabular", "mlp")
+
+    def validate_params(self, params: Any, *, loc: str) -> dict[str, Any]:
+        """The settings with defaults filled in."""
+        return asdict(validate_params(params, loc=loc))
+
+    def fit(
+        self,
+        *,
+        environment: TabularMDP | GymnasiumEnvSpec,
+        trajectories: TrajectorySet,
+        reward_model: str,
+        params: Mapping[str, Any],
+        rng: np.random.Generator,
+        progress: ProgressCallback | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> InferenceResult:
+        """Fit trajectories that were checked against the MDP when they were stored."""
+        assert isinstance(environment, TabularMDP) and reward_model in self.reward_models
+        settings = validate_params(params, loc="params")
+        model = cast(RewardModel, reward_model)
+        return _solve(environment, trajectories, model, settings, rng, progress, should_stop)
+
+
+MCE_IRL = MceIrl()
 
 
 def mce_objective(

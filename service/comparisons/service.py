@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from irl.algorithms.deep import DeepIrlParams
+from irl.algorithms.deep_params import DeepIrlParams
 from irl.divergence import ExactPair, distances, transition_coverage
 from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.environments.gym_dynamics import environment_successors

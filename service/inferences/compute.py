@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, cast
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from irl.algorithms import InferenceResult, Progress, RewardModel, mce_irl, validate_params
-from irl.algorithms.deep import Algorithm as DeepAlgorithm
-from irl.algorithms.deep import deep_irl
-from irl.environments import GymnasiumEnvSpec
+from irl.algorithms import ALGORITHMS, InferenceResult, Progress
+from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.errors import InvalidInputError
 from irl.io.rewards import parse_reward_spec
 from irl.report import ConcreteReward, Exact, build_report, fits_exact
@@ -26,8 +24,6 @@ from service.inferences import repository
 from service.inferences.inputs import JobInputs, load_inputs
 from service.inferences.reports import stored, subject
 
-DEEP_ALGORITHMS = ("airl", "gail", "density")
-"""Algorithms for gymnasium environments; they fit reward networks."""
 SAFETENSORS_MEDIA_TYPE = "application/vnd.safetensors"
 
 
@@ -71,11 +67,11 @@ def compute(
     """
     with unit_of_work(settings) as uow:
         inputs = load_inputs(uow.session, inference_id, settings)
-    deep = inputs.inference.algorithm in DEEP_ALGORITHMS
-    bootstraps = not deep and inputs.rollouts.training_reward is not None and fits_exact(inputs.mdp)
+    tabular = isinstance(inputs.environment, TabularMDP)
+    bootstraps = tabular and inputs.rollouts.training_reward is not None and fits_exact(inputs.mdp)
     n_refits = settings.bootstrap_resamples if bootstraps else 0
     share = 0.5 if n_refits else 1.0
-    fit = _deep_fit(inputs, should_stop) if deep else _tabular_fit(inputs, should_stop)
+    fit = _fit(inputs, should_stop)
     result = fit(
         inputs.trajectories,
         inputs.inference.seed,
@@ -98,43 +94,20 @@ Fit = Callable[[TrajectorySet, int, Callable[[Progress], None] | None], Inferenc
 """The job's algorithm as a function of (trajectories, seed, progress callback)."""
 
 
-def _tabular_fit(inputs: JobInputs, should_stop: Callable[[], bool]) -> Fit:
-    """MCE IRL with the job's settings."""
-    job, mdp = inputs.inference, inputs.mdp
-    params = asdict(validate_params(job.params, loc="params"))
+def _fit(inputs: JobInputs, should_stop: Callable[[], bool]) -> Fit:
+    """The job's registered algorithm with its stored settings."""
+    job = inputs.inference
+    algorithm = ALGORITHMS[job.algorithm]
 
     def fit(
         trajectories: TrajectorySet, seed: int, on_progress: Callable[[Progress], None] | None
     ) -> InferenceResult:
-        return mce_irl(
-            mdp=mdp,
+        return algorithm.fit(
+            environment=inputs.environment,
             trajectories=trajectories,
-            reward_model=cast(RewardModel, job.reward_model),
+            reward_model=job.reward_model,
+            params=job.params,
             rng=np.random.default_rng(seed),
-            progress=on_progress,
-            should_stop=should_stop,
-            **params,
-        )
-
-    return fit
-
-
-def _deep_fit(inputs: JobInputs, should_stop: Callable[[], bool]) -> Fit:
-    """Deep IRL (AIRL, GAIL, density) on the job's gymnasium environment."""
-    job, spec = inputs.inference, inputs.environment
-    assert isinstance(spec, GymnasiumEnvSpec)
-    params = inputs.deep_params()
-
-    def fit(
-        trajectories: TrajectorySet, seed: int, on_progress: Callable[[Progress], None] | None
-    ) -> InferenceResult:
-        return deep_irl(
-            algorithm=cast(DeepAlgorithm, job.algorithm),
-            env=spec.id,
-            env_kwargs=dict(spec.kwargs),
-            trajectories=trajectories,
-            rng=np.random.default_rng(seed),
-            params=params,
             progress=on_progress,
             should_stop=should_stop,
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from irl.algorithms.deep import DeepIrlParams, validate_deep_params
+from irl.algorithms.deep_params import DeepIrlParams, validate_deep_params
 from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.errors import InvalidInputError, Problem
 from irl.trajectories import TrajectorySet

@@ -7,8 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from irl.algorithms import ALGORITHM_NAMES, ALGORITHMS, REWARD_MODELS
 from service.core.types import ResourceId, distance_fields
 
+AlgorithmName = Literal[ALGORITHM_NAMES]  # type: ignore[valid-type]
+"""A registered algorithm (irl.algorithms.ALGORITHMS)."""
+RewardModelName = Literal[REWARD_MODELS]  # type: ignore[valid-type]
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 Verdict = Literal["generalises", "capability_failure", "goal_misgeneralization", "inconclusive"]
 
@@ -19,15 +23,18 @@ class InferenceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rollouts_id: ResourceId
-    algorithm: Literal["mce_irl", "airl", "gail", "density"] = Field(
-        description="`mce_irl`: maximum causal entropy IRL for tabular environments; `airl`, "
-        "`gail`, `density`: imitation's deep IRL for gymnasium environments."
+    algorithm: AlgorithmName = Field(
+        description="; ".join(
+            f"`{a.name}`: {a.description.rstrip('.')}" for a in ALGORITHMS.values()
+        )
+        + "."
     )
-    reward_model: Literal["linear", "tabular", "mlp"] | None = Field(
+    reward_model: RewardModelName | None = Field(
         default=None,
-        description="`linear` over the environment's features (the default for mce_irl), "
-        "`tabular` (one value per state) or `mlp` (a small network; the only model, and the "
-        "default, for deep IRL).",
+        description="`linear` over the environment's features, `tabular` (one value per state) "
+        "or `mlp` (a small network). The default is the algorithm's first: "
+        + ", ".join(f"`{a.reward_models[0]}` for {a.name}" for a in ALGORITHMS.values())
+        + ".",
     )
     params: dict[str, Any] = Field(default_factory=dict, description="Algorithm settings.")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from irl.algorithms import (
-    check_mce_irl_fit,
-    validate_params,
-)
-from irl.algorithms.deep import validate_deep_params
+from irl.algorithms import ALGORITHMS, check_mce_irl_fit
 from irl.environments import TabularMDP
 from irl.errors import InvalidInputError, Problem
 from irl.report import build_report
@@ -23,7 +18,6 @@ from service.core.models import Inference
 from service.core.settings import Settings
 from service.environments import service as environments
 from service.inferences import reports, repository
-from service.inferences.compute import DEEP_ALGORITHMS
 from service.inferences.inputs import load_inputs
 from service.inferences.schemas import (
     InferenceCreate,
@@ -50,24 +44,23 @@ def create(
     if ro is None:
         raise _fail("rollouts_id", f"unknown rollout set {body.rollouts_id!r}")
     env_row = environments.get_row(session, project_id, ro.environment_id, with_spec=True)
-    deep = body.algorithm in DEEP_ALGORITHMS
-    needed = "gymnasium" if deep else "tabular"
-    if env_row.kind != needed:
+    algorithm = ALGORITHMS[body.algorithm]
+    if env_row.kind != algorithm.environment_kind:
         raise _fail(
             "algorithm",
-            f"{body.algorithm} needs a {needed} environment; {env_row.name!r} is {env_row.kind}",
+            f"{algorithm.name} needs a {algorithm.environment_kind} environment; "
+            f"{env_row.name!r} is {env_row.kind}",
         )
-    if deep and body.reward_model not in (None, "mlp"):
-        raise _fail("reward_model", f"{body.algorithm} fits an `mlp` reward network")
+    reward_model = body.reward_model or algorithm.reward_models[0]
+    if reward_model not in algorithm.reward_models:
+        raise _fail(
+            "reward_model",
+            f"{algorithm.name} fits {' or '.join(f'`{m}`' for m in algorithm.reward_models)} "
+            "rewards",
+        )
     try:
-        if deep:
-            # Stored as given (after validation): the fields that apply depend on the algorithm.
-            validate_deep_params(body.params, algorithm=body.algorithm, loc="params")
-            params: dict[str, Any] = dict(body.params)
-        else:
-            params = asdict(validate_params(body.params, loc="params"))
-            mdp = environments.load(env_row, settings)
-            assert isinstance(mdp, TabularMDP)
+        params = algorithm.validate_params(body.params, loc="params")
+        if isinstance(mdp := environments.load(env_row, settings), TabularMDP):
             check_mce_irl_fit(mdp, rollouts.load_trajectories(session, ro), loc="rollouts_id")
     except InvalidInputError as exc:
         raise invalid_input(exc) from exc
@@ -76,8 +69,8 @@ def create(
         project_id=project_id,
         rollouts_id=ro.id,
         environment_id=env_row.id,
-        algorithm=body.algorithm,
-        reward_model=body.reward_model or ("mlp" if deep else "linear"),
+        algorithm=algorithm.name,
+        reward_model=reward_model,
         params=params,
         seed=body.seed,
     )

@@ -12,13 +12,8 @@ import torch as th
 from gymnasium.envs.classic_control import CartPoleEnv
 
 from irl.algorithms.base import Cancelled, Progress
-from irl.algorithms.deep import (
-    DeepIrlParams,
-    _spaces_and_horizon,
-    deep_irl,
-    demonstrations,
-    validate_deep_params,
-)
+from irl.algorithms.deep import _spaces_and_horizon, deep_irl, demonstrations
+from irl.algorithms.deep_params import DeepIrlParams, validate_deep_params
 from irl.environments.gym_rewards import environment_reward
 from irl.environments.maze_gym import MAZE_IDS, register_mazes
 from irl.errors import InvalidInputError

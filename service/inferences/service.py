@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from irl.algorithms import (
-    check_mce_irl_fit,
-    validate_params,
-)
+from irl.algorithms import validate_params
 from irl.algorithms.deep import validate_deep_params
-from irl.environments import GymnasiumEnvSpec, TabularMDP
+from irl.environments import GymnasiumEnvSpec
 from irl.errors import InvalidInputError, Problem
 from irl.report import divergence_report
 from irl.report_network import network_divergence_report
 from irl.rewards import RewardSpec, reward_to_spec
 from irl.rewards_net import NetworkReward
 from service.core import artifacts
+from service.core.db import UnitOfWork
 from service.core.errors import ConflictError, NotFoundError, UnprocessableError, invalid_input
+from service.core.metrics import JOBS_SUBMITTED
 from service.core.models import Inference
 from service.core.settings import Settings
 from service.environments import service as environments
@@ -55,7 +54,7 @@ def create(
     ro = rollouts.repository.get(session, project_id, body.rollouts_id)
     if ro is None:
         raise _fail("rollouts_id", f"unknown rollout set {body.rollouts_id!r}")
-    env_row = environments.get_row(session, project_id, ro.environment_id, with_spec=True)
+    env_row = environments.get_row(session, project_id, ro.environment_id)
     deep = body.algorithm in DEEP_ALGORITHMS
     needed = "gymnasium" if deep else "tabular"
     if env_row.kind != needed:
@@ -72,9 +71,9 @@ def create(
             params: dict[str, Any] = dict(body.params)
         else:
             params = asdict(validate_params(body.params, loc="params"))
-            mdp = environments.load(env_row, settings)
-            assert isinstance(mdp, TabularMDP)
-            check_mce_irl_fit(mdp, rollouts.load_trajectories(session, ro), loc="rollouts_id")
+            problems = rollouts.summary_of(session, project_id, ro, settings).mce_irl_problems
+            if problems:
+                raise InvalidInputError(problems)
     except InvalidInputError as exc:
         raise invalid_input(exc) from exc
     return repository.add(
@@ -87,6 +86,20 @@ def create(
         params=params,
         seed=body.seed,
     )
+
+
+def submit(
+    uow: UnitOfWork,
+    project_id: str,
+    body: InferenceCreate,
+    settings: Settings,
+    enqueue: Callable[[str], None],
+) -> Inference:
+    """Create an inference (`create`) and enqueue its job once the transaction has committed."""
+    row = create(uow.session, project_id, body, settings)
+    uow.after_commit.append(lambda: enqueue(row.id))
+    JOBS_SUBMITTED.labels(algorithm=body.algorithm).inc()
+    return row
 
 
 def get_row(session: Session, project_id: str, inference_id: str) -> Inference:
@@ -109,8 +122,13 @@ def cancel(session: Session, project_id: str, inference_id: str) -> Inference:
 
 
 def delete(session: Session, project_id: str, inference_id: str) -> None:
-    """Delete an inference and its results (a running worker then discards its work)."""
-    repository.remove(session, get_row(session, project_id, inference_id))
+    """Delete an inference, its results and its reward's weights artifact (a running worker
+    then discards its work)."""
+    row = get_row(session, project_id, inference_id)
+    artifact_id = repository.reward_artifact(session, row.id)
+    repository.remove(session, row)
+    if artifact_id is not None:
+        artifacts.remove(session, artifact_id)
 
 
 def _succeeded(session: Session, project_id: str, inference_id: str) -> Inference:

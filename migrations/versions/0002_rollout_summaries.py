@@ -5,7 +5,7 @@ the first time a page or `POST /v1/inferences` needs it (`rollouts.service.summa
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-12-02 10:00:00.000000
+Create Date: 2026-11-30 10:00:00.000000
 """
 
 from collections.abc import Sequence

@@ -139,6 +139,9 @@ class RolloutSet(Base):
     n_transitions: Mapped[int] = mapped_column(Integer)
     statistics: Mapped[dict[str, Any]] = mapped_column(JSON)
     identifiability: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSON))
+    """What pages and checks need of the arrays (`RolloutSummary`); None on rows stored before
+    summaries existed until first needed."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index(None, "project_id", "created_at", "id"),)

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, exists, func, or_, select
+from sqlalchemy import Row, exists, func, or_, select
 from sqlalchemy.orm import Session, undefer
 
-from irl.errors import Problem
-from service.core.errors import UnprocessableError
 from service.core.models import Environment, Inference, RolloutSet, RolloutTag
+from service.core.pagination import Keyset, newest_first, paginate
 
-SORTS = ("newest", "oldest", "epic_asc", "epic_desc")
+ORDERS = {
+    order.name: order
+    for order in (
+        Keyset("newest", Inference.created_at, Inference.id),
+        Keyset("oldest", Inference.created_at, Inference.id, descending=False),
+        Keyset("epic_asc", Inference.epic, Inference.id, descending=False, parse=float),
+        Keyset("epic_desc", Inference.epic, Inference.id, parse=float),
+    )
+}
+SORTS = tuple(ORDERS)
+ROLLOUTS_ORDER = newest_first(RolloutSet.created_at, RolloutSet.id)
 
 
 @dataclass(frozen=True)
@@ -54,45 +59,6 @@ LIST_COLUMNS = (
 )
 
 
-def encode_cursor(sort: str, row: Row[Any]) -> str:
-    """An opaque cursor after `row` in `sort` order."""
-    key = row.epic if sort.startswith("epic") else row.created_at.isoformat()
-    raw = json.dumps([sort, key, row.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(sort: str, cursor: str) -> tuple[Any, str]:
-    """The (sort key, id) a cursor points after; 422 for a cursor of another sort or garbage."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_sort, key, row_id = json.loads(raw)
-        if cursor_sort != sort:
-            raise ValueError(sort)
-        value = float(key) if sort.startswith("epic") else datetime.fromisoformat(key)
-        return value, str(row_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise UnprocessableError(
-            "invalid cursor", errors=[Problem("cursor", "not a cursor of this list and sort")]
-        ) from exc
-
-
-def _ordered(query: Select[Any], sort: str, cursor: str | None, limit: int) -> Select[Any]:
-    """Keyset pagination on (created_at, id) or (epic, id), either direction."""
-    column: Any = Inference.epic if sort.startswith("epic") else Inference.created_at
-    descending = sort in ("newest", "epic_desc")
-    if sort.startswith("epic"):
-        query = query.where(Inference.epic.is_not(None))
-    if cursor:
-        key, row_id = _decode_cursor(sort, cursor)
-        if descending:
-            after = or_(column < key, and_(column == key, Inference.id < row_id))
-        else:
-            after = or_(column > key, and_(column == key, Inference.id > row_id))
-        query = query.where(after)
-    order = (column.desc(), Inference.id.desc()) if descending else (column, Inference.id)
-    return query.order_by(*order).limit(limit + 1)
-
-
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -126,7 +92,9 @@ def list_query(project_id: str, filters: InferenceFilters, cursor: str | None, l
                 func.lower(Inference.id).like(pattern, escape="\\"),
             )
         )
-    return _ordered(query, filters.sort, cursor, limit)
+    if filters.sort.startswith("epic"):
+        query = query.where(Inference.epic.is_not(None))
+    return paginate(query, ORDERS[filters.sort], cursor=cursor, limit=limit)
 
 
 def list_inferences(
@@ -176,7 +144,7 @@ def inference_with_log(session: Session, project_id: str, inference_id: str) -> 
 
 
 def rollouts_page(
-    session: Session, project_id: str, cursor: tuple[datetime, str] | None, limit: int
+    session: Session, project_id: str, cursor: str | None, limit: int
 ) -> list[Row[Any]]:
     """A page (limit + 1 rows) of the project's rollout sets with environment names."""
     query = (
@@ -194,16 +162,7 @@ def rollouts_page(
         .join(Environment, Environment.id == RolloutSet.environment_id)
         .where(RolloutSet.project_id == project_id)
     )
-    if cursor:
-        created, row_id = cursor
-        query = query.where(
-            or_(
-                RolloutSet.created_at < created,
-                and_(RolloutSet.created_at == created, RolloutSet.id < row_id),
-            )
-        )
-    order = (RolloutSet.created_at.desc(), RolloutSet.id.desc())
-    return list(session.execute(query.order_by(*order).limit(limit + 1)))
+    return list(session.execute(paginate(query, ROLLOUTS_ORDER, cursor=cursor, limit=limit)))
 
 
 def inferences_of_rollouts(

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
 from service.core.models import Environment, new_id
-from service.core.pagination import paginate
+from service.core.pagination import newest_first, paginate
 
 
 def add(
@@ -47,8 +47,7 @@ def list_page(
     """A page of the project's environments, newest first (limit + 1 rows)."""
     query = paginate(
         select(Environment).where(Environment.project_id == project_id),
-        Environment.created_at,
-        Environment.id,
+        newest_first(Environment.created_at, Environment.id),
         cursor=cursor,
         limit=limit,
     )

@@ -18,7 +18,7 @@ from service.core.models import (
     new_id,
     utcnow,
 )
-from service.core.pagination import paginate
+from service.core.pagination import newest_first, paginate
 
 
 def add(session: Session, **fields: Any) -> Inference:
@@ -93,7 +93,9 @@ def list_page(
         )
     return list(
         session.scalars(
-            paginate(query, Inference.created_at, Inference.id, cursor=cursor, limit=limit)
+            paginate(
+                query, newest_first(Inference.created_at, Inference.id), cursor=cursor, limit=limit
+            )
         )
     )
 

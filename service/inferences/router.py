@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Request, Response
 from service.auth.dependencies import CurrentKey
 from service.core.deps import SettingsDep, UowDep
 from service.core.errors import problem_responses
-from service.core.metrics import JOBS_SUBMITTED
 from service.core.pagination import CursorQuery, LimitQuery, page_of
 from service.core.types import IdPath, IdQuery
 from service.inferences import repository, service
@@ -39,10 +38,7 @@ def create_inference(
     body: InferenceCreate, key: CurrentKey, uow: UowDep, request: Request, settings: SettingsDep
 ) -> InferencePublic:
     """Queue an IRL job; poll `GET /v1/inferences/{id}` for its status and progress."""
-    row = service.create(uow.session, key.project_id, body, settings)
-    enqueue = request.app.state.enqueue
-    uow.after_commit.append(lambda: enqueue(row.id))
-    JOBS_SUBMITTED.labels(algorithm=body.algorithm).inc()
+    row = service.submit(uow, key.project_id, body, settings, request.app.state.enqueue)
     return service.to_public(row)
 
 

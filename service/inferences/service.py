@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from irl.algorithms import ALGORITHMS, check_mce_irl_fit
+from irl.algorithms import ALGORITHMS
 from irl.environments import TabularMDP
 from irl.errors import InvalidInputError, Problem
 from irl.report import build_report
 from service.core import artifacts
+from service.core.db import UnitOfWork
 from service.core.errors import ConflictError, NotFoundError, UnprocessableError, invalid_input
+from service.core.metrics import JOBS_SUBMITTED
 from service.core.models import Inference
 from service.core.settings import Settings
 from service.environments import service as environments
 from service.inferences import reports, repository
 from service.inferences.inputs import load_inputs
 from service.inferences.schemas import (
+    DivergencePublic,
     InferenceCreate,
     InferenceDetail,
     InferencePublic,
@@ -43,7 +46,7 @@ def create(
     ro = rollouts.repository.get(session, project_id, body.rollouts_id)
     if ro is None:
         raise _fail("rollouts_id", f"unknown rollout set {body.rollouts_id!r}")
-    env_row = environments.get_row(session, project_id, ro.environment_id, with_spec=True)
+    env_row = environments.get_row(session, project_id, ro.environment_id)
     algorithm = ALGORITHMS[body.algorithm]
     if env_row.kind != algorithm.environment_kind:
         raise _fail(
@@ -60,8 +63,10 @@ def create(
         )
     try:
         params = algorithm.validate_params(body.params, loc="params")
-        if isinstance(mdp := environments.load(env_row, settings), TabularMDP):
-            check_mce_irl_fit(mdp, rollouts.load_trajectories(session, ro), loc="rollouts_id")
+        if algorithm.environment_kind == "tabular":
+            problems = rollouts.summary_of(session, project_id, ro, settings).mce_irl_problems
+            if problems:
+                raise InvalidInputError(problems)
     except InvalidInputError as exc:
         raise invalid_input(exc) from exc
     return repository.add(
@@ -74,6 +79,20 @@ def create(
         params=params,
         seed=body.seed,
     )
+
+
+def submit(
+    uow: UnitOfWork,
+    project_id: str,
+    body: InferenceCreate,
+    settings: Settings,
+    enqueue: Callable[[str], None],
+) -> Inference:
+    """Create an inference (`create`) and enqueue its job once the transaction has committed."""
+    row = create(uow.session, project_id, body, settings)
+    uow.after_commit.append(lambda: enqueue(row.id))
+    JOBS_SUBMITTED.labels(algorithm=body.algorithm).inc()
+    return row
 
 
 def get_row(session: Session, project_id: str, inference_id: str) -> Inference:
@@ -96,8 +115,13 @@ def cancel(session: Session, project_id: str, inference_id: str) -> Inference:
 
 
 def delete(session: Session, project_id: str, inference_id: str) -> None:
-    """Delete an inference and its results (a running worker then discards its work)."""
-    repository.remove(session, get_row(session, project_id, inference_id))
+    """Delete an inference, its results and its reward's weights artifact (a running worker
+    then discards its work)."""
+    row = get_row(session, project_id, inference_id)
+    artifact_id = repository.reward_artifact(session, row.id)
+    repository.remove(session, row)
+    if artifact_id is not None:
+        artifacts.remove(session, artifact_id)
 
 
 def _succeeded(session: Session, project_id: str, inference_id: str) -> Inference:
@@ -135,6 +159,14 @@ def divergence(
         session, row.id, against, {k: v for k, v in body.items() if k != "inference_id"}
     )
     return body
+
+
+def training_report(session: Session, inference_id: str) -> DivergencePublic | None:
+    """The stored report against the training reward, typed (None before there is one)."""
+    stored = repository.report(session, inference_id, "training")
+    if stored is None:
+        return None
+    return DivergencePublic.model_validate({"inference_id": inference_id, **stored.report})
 
 
 def custom_divergence(

@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from service.core.models import Inference, RolloutChunk, RolloutSet, RolloutTag, new_id
-from service.core.pagination import paginate
+from service.core.pagination import newest_first, paginate
 
 
 def add(session: Session, *, tags: dict[str, str], **fields: Any) -> RolloutSet:
@@ -84,9 +84,20 @@ def list_page(
         )
     return list(
         session.scalars(
-            paginate(query, RolloutSet.created_at, RolloutSet.id, cursor=cursor, limit=limit)
+            paginate(
+                query,
+                newest_first(RolloutSet.created_at, RolloutSet.id),
+                cursor=cursor,
+                limit=limit,
+            )
         )
     )
+
+
+def set_summary(session: Session, row: RolloutSet, summary: dict[str, Any]) -> None:
+    """Store the summary of a rollout set's arrays."""
+    row.summary = summary
+    session.flush()
 
 
 def count_inferences(session: Session, rollouts_id: str) -> int:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, BinaryIO
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from irl.environments import TabularMDP
+from irl.errors import Problem
 from irl.identifiability import identifiability
 from irl.io.trajectories import check_tabular, from_npz_bytes, parse_trajectories, to_npz_bytes
 from irl.rewards import LinearReward, TabularReward, reward_array, reward_to_spec
@@ -22,6 +24,7 @@ from service.environments import service as environments
 from service.rewards import service as rewards
 from service.rollouts import repository
 from service.rollouts.schemas import RolloutsCreate, RolloutsMetadata, RolloutsPublic
+from service.rollouts.summary import RolloutSummary, mce_irl_problems, summarise_chunks
 
 NPZ_MEDIA_TYPE = "application/x-npz"
 
@@ -46,14 +49,19 @@ def summarise(
     chunks: Iterator[TrajectorySet],
     mdp: TabularMDP | None,
     training: TabularReward | LinearReward | None,
+    *,
+    fit: list[Problem] | None,
 ) -> dict[str, Any]:
-    """Counts, statistics and identifiability, reading one chunk at a time."""
+    """Counts, statistics, identifiability and the stored summary (with the MCE IRL fit
+    problems `fit` of the whole set), reading one chunk at a time."""
     parts: list[dict[str, np.ndarray]] = []
-    visits = np.zeros(mdp.n_states, dtype=np.int64) if mdp is not None else None
-    for ts in chunks:
-        parts.append(_per_trajectory(ts, mdp, training))
-        if mdp is not None and visits is not None:
-            visits += ts.state_visits(mdp.n_states)
+
+    def each() -> Iterator[TrajectorySet]:
+        for ts in chunks:
+            parts.append(_per_trajectory(ts, mdp, training))
+            yield ts
+
+    summary, visits = summarise_chunks(each(), mdp)
     merged = {
         key: np.concatenate([p[key] for p in parts])
         for key in parts[0]
@@ -77,6 +85,7 @@ def summarise(
         "n_transitions": int(lengths.sum()),
         "statistics": stats,
         "identifiability": report,
+        "summary": replace(summary, mce_irl_problems=fit).to_json(),
     }
 
 
@@ -155,7 +164,7 @@ def _store(
             rewards.parse(metadata.training_reward, loc="training_reward", mdp=mdp)
         )
     training = _training(session, project_id, training_spec, mdp, ts)
-    summary = summarise(iter([ts]), mdp, training)
+    summary = summarise(iter([ts]), mdp, training, fit=mce_irl_problems(ts, mdp))
     source: BinaryIO = io.BytesIO(to_npz_bytes(ts)) if archive is None else archive
     del ts  # storing the archive needs no arrays: free them first
     row = repository.add(
@@ -209,19 +218,45 @@ def append_chunk(
             f"rollout set {rollouts_id!r} would exceed "
             f"{settings.max_transitions} transitions (MESASCOPE_MAX_TRANSITIONS)"
         )
-    model = environments.load(
-        environments.get_row(session, project_id, row.environment_id, with_spec=True), settings
-    )
-    mdp = model if isinstance(model, TabularMDP) else None
+    mdp = _mdp(session, project_id, row, settings)
     _check(ts, mdp, "file")
     n_trajectories, n_transitions = ts.n_trajectories, ts.n_transitions
     del ts
     _add_chunk(session, project_id, row.id, data, n_trajectories, n_transitions)
     training = _training(session, project_id, row.training_reward, mdp, None)
-    for field, value in summarise(_chunks(session, row), mdp, training).items():
+    # The fit check needs the whole set at once (tabular sets only: small integer arrays).
+    whole = load_trajectories(session, row) if mdp is not None else None
+    chunks = iter([whole]) if whole is not None else _chunks(session, row)
+    fit = mce_irl_problems(whole, mdp) if whole is not None else None
+    for field, value in summarise(chunks, mdp, training, fit=fit).items():
         setattr(row, field, value)
     session.flush()
     return row
+
+
+def _mdp(
+    session: Session, project_id: str, row: RolloutSet, settings: Settings
+) -> TabularMDP | None:
+    """The rollout set's environment when it is tabular."""
+    model = environments.load(
+        environments.get_row(session, project_id, row.environment_id, with_spec=True), settings
+    )
+    return model if isinstance(model, TabularMDP) else None
+
+
+def summary_of(
+    session: Session, project_id: str, row: RolloutSet, settings: Settings
+) -> RolloutSummary:
+    """The stored summary of the set's arrays; rows stored before summaries existed get theirs
+    computed (decoding the chunks) and stored on first need, once."""
+    if row.summary is not None:
+        return RolloutSummary.from_json(row.summary)
+    mdp = _mdp(session, project_id, row, settings)
+    ts = load_trajectories(session, row)
+    summary, _ = summarise_chunks([ts], mdp)
+    summary = replace(summary, mce_irl_problems=mce_irl_problems(ts, mdp))
+    repository.set_summary(session, row, summary.to_json())
+    return summary
 
 
 def _chunks(session: Session, row: RolloutSet) -> Iterator[TrajectorySet]:

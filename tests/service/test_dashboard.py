@@ -453,3 +453,33 @@ async def test_compare_page_measures_network_rewards(
     distances = re.findall(r"<td class=\"num\" data-distance>([^<]+)</td>", compare.text)
     assert distances[0] == distances[3] == "0"
     assert all(0.0 <= float(d) <= 1.0 for d in distances[1:3]), distances
+
+
+async def test_pages_and_submissions_read_only_the_stored_summary(
+    client: httpx.AsyncClient, settings: Settings, queue: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No page and no `POST /v1/inferences` decodes trajectory chunks; a rollout set stored
+    before summaries existed gets its summary computed and stored once, on first need."""
+    from service.core.models import RolloutSet
+    from service.rollouts import service as rollouts_service
+
+    ro = await rollouts(client)
+    a, b = await infer(client, ro), await infer(client, ro, seed=1)
+    assert queue.drain() == ["succeeded", "succeeded"]
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a read decoded trajectory arrays")
+
+    monkeypatch.setattr(rollouts_service, "from_npz_bytes", refuse)
+    for path in (f"/rollouts/{ro}", f"/inferences/{a}", f"/compare?ids={a}&ids={b}"):
+        assert (await client.get(path)).status_code == 200, path
+    await infer(client, ro, seed=2)
+    monkeypatch.undo()
+
+    before = (await client.get(f"/rollouts/{ro}")).text
+    with unit_of_work(settings) as uow:
+        uow.session.execute(update(RolloutSet).where(RolloutSet.id == ro).values(summary=None))
+    assert (await client.get(f"/rollouts/{ro}")).text == before
+    with unit_of_work(settings) as uow:
+        stored = uow.session.get_one(RolloutSet, ro).summary
+    assert stored is not None and stored["tabular"] and stored["mce_irl_problems"] == []

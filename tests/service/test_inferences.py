@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import httpx
 
+from service.core import artifacts
+from service.core.db import unit_of_work
+from service.core.models import Artifact
+from service.core.settings import Settings
+from service.inferences import repository
 from tests.service.conftest import Queue
 from tests.service.data import corridor_rollouts
 
@@ -145,3 +150,42 @@ async def test_list_filters(client: httpx.AsyncClient, queue: Queue) -> None:
     verdict = (await client.get(f"/v1/inferences/{first['id']}")).json()["verdict"]
     assert ids(await client.get("/v1/inferences", params={"verdict": verdict})) == [first["id"]]
     assert (await client.get("/v1/inferences", params={"status": "bogus"})).status_code == 422
+
+
+async def test_delete_removes_the_reward_weights(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Deleting an inference also deletes its reward's safetensors artifact."""
+    job = await _infer(client, await _rollouts(client))
+    with unit_of_work(settings) as uow:
+        project_id = repository.project_of(uow.session, job["id"])
+        artifact_id = artifacts.put(
+            uow.session, project_id=project_id, data=b"weights", media_type="application/x-st"
+        ).id
+        repository.add_reward(
+            uow.session,
+            job["id"],
+            kind="network",
+            spec={"kind": "network", "config": {}},
+            artifact_id=artifact_id,
+        )
+    assert (await client.delete(f"/v1/inferences/{job['id']}")).status_code == 204
+    with unit_of_work(settings) as uow:
+        assert uow.session.get(Artifact, artifact_id) is None
+
+
+async def test_mce_irl_refuses_short_non_terminal_trajectories(client: httpx.AsyncClient) -> None:
+    """The fit check (computed when the rollouts were stored) names the trajectory."""
+    body = corridor_rollouts()
+    short = {"obs": [0, 0, 0], "acts": [0, 0], "terminal": False}
+    if "rews" in body["trajectories"][0]:
+        short["rews"] = [0.0, 0.0]
+    body["trajectories"].append(short)
+    rollouts = await client.post("/v1/rollouts", json=body)
+    assert rollouts.status_code == 201, rollouts.text
+    response = await client.post(
+        "/v1/inferences", json={"rollouts_id": rollouts.json()["id"], "algorithm": "mce_irl"}
+    )
+    assert response.status_code == 422, response.text
+    index = len(body["trajectories"]) - 1
+    assert [e["loc"] for e in response.json()["errors"]] == [f"rollouts_id[{index}].acts"]

@@ -1,0 +1,165 @@
+"""What every dashboard page shares: rendering, the route class (login redirects, error pages,
+security headers), CSRF checks, form and query helpers, and the choices the forms offer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, get_args
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+
+from irl.divergence import DISTANCES
+from irl.errors import Problem
+from service.auth.dependencies import DashboardAuth, LoginRequired
+from service.auth.service import check_csrf
+from service.core.errors import DomainError, UnprocessableError
+from service.core.types import Text as NulFreeText
+from service.inferences.schemas import InferenceCreate, Status, Verdict
+
+HERE = Path(__file__).resolve().parent
+PAGE_SIZE = 50
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+STATUSES: tuple[str, ...] = get_args(Status)
+VERDICTS: tuple[str, ...] = get_args(Verdict)
+LIVE_STATUSES = ("queued", "running")
+
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def query(params: dict[str, Any], **changes: Any) -> str:
+    """The list URL with some filter parameters changed (None drops one)."""
+    merged = {k: v for k, v in {**params, **changes}.items() if v}
+    return f"/?{urlencode(merged)}" if merged else "/"
+
+
+templates.globals["query"] = query
+templates.globals["distances"] = DISTANCES
+
+
+class ForbiddenError(DomainError):
+    """A form arrived without this session's CSRF token."""
+
+    status, title = 403, "Forbidden"
+
+
+class DashboardRoute(APIRoute):
+    """Pages answer HTML: login redirects, error pages, and security headers on every response."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except LoginRequired:
+                response = _login_required(request)
+            except DomainError as exc:
+                response = page(
+                    request, "error.html", status_code=exc.status, title=exc.title, exc=exc
+                )
+            response.headers["Content-Security-Policy"] = CSP
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Referrer-Policy"] = "same-origin"
+            response.headers.setdefault("Cache-Control", "no-store")
+            return response
+
+        return route
+
+
+def page_router() -> APIRouter:
+    """A router for one page's routes (HTML answers, left out of the API schema)."""
+    return APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+
+def _login_required(request: Request) -> Response:
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"detail": "log in first"}, status_code=401)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def page(
+    request: Request,
+    template: str,
+    *,
+    auth: DashboardAuth | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """Render a template with the common context (who is logged in, their CSRF token)."""
+    html = templates.get_template(template).render(
+        request=request, auth=auth, path=request.url.path, **context
+    )
+    return HTMLResponse(html, status_code=status_code)
+
+
+def require_csrf(auth: DashboardAuth, token: str | None) -> None:
+    """403 unless the form carries this session's CSRF token."""
+    if not check_csrf(auth.secret, auth.binding, token):
+        raise ForbiddenError("the form's CSRF token is missing or not this session's; reload")
+
+
+def see_other(url: str) -> RedirectResponse:
+    """Redirect after a form post."""
+    return RedirectResponse(url, status_code=303)
+
+
+CsrfField = Annotated[str | None, Form(alias="csrf_token")]
+Text = Annotated[NulFreeText | None, Query(max_length=200)]
+CursorText = Annotated[str | None, Query(max_length=400)]
+
+
+def create_body(
+    rollouts_id: str, algorithm: str, reward_model: str, seed: int, params: Any
+) -> InferenceCreate:
+    """The API's request body for a new inference, from a page's form (422 naming fields)."""
+    try:
+        return InferenceCreate(
+            rollouts_id=rollouts_id,
+            algorithm=algorithm,  # type: ignore[arg-type]
+            reward_model=reward_model,  # type: ignore[arg-type]
+            params=params,
+            seed=seed,
+        )
+    except ValidationError as exc:
+        problems = [Problem(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+        raise UnprocessableError("invalid inference settings", errors=problems) from exc
+
+
+def list_row(row: Any) -> dict[str, Any]:
+    """One row of an inferences table (the list page, a rollout set's inferences)."""
+    return {
+        "id": row.id,
+        "status": row.status,
+        "progress": row.progress,
+        "live": row.status in LIVE_STATUSES,
+        "algorithm": row.algorithm,
+        "reward_model": row.reward_model,
+        "seed": row.seed,
+        "verdict": row.verdict,
+        "epic": row.epic,
+        "created_at": row.created_at,
+        "cancel_requested": row.cancel_requested,
+        "rollouts_id": row.rollouts_id,
+        "rollouts_name": row.rollouts_name,
+        "split": row.split,
+        "tags": dict(row.tags or {}),
+        "environment_id": row.environment_id,
+        "environment_name": row.environment_name,
+    }

@@ -1,0 +1,387 @@
+"""The inferences list (filters, sorting, cursor pages, live progress), one inference's page,
+and the actions on it (cancel, delete, rerun, download the reward's weights)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from irl.algorithms import ALGORITHM_NAMES as ALGORITHMS
+from irl.algorithms import REWARD_MODELS
+from irl.errors import Problem
+from service.auth.dependencies import DashboardKey
+from service.core.deps import SettingsDep, UowDep
+from service.core.errors import NotFoundError, UnprocessableError
+from service.core.models import Inference, RolloutSet
+from service.core.pagination import next_cursor
+from service.core.settings import Settings
+from service.dashboard import charts, repository
+from service.dashboard.base import (
+    LIVE_STATUSES,
+    PAGE_SIZE,
+    STATUSES,
+    VERDICTS,
+    CsrfField,
+    CursorText,
+    Text,
+    create_body,
+    list_row,
+    page,
+    page_router,
+    require_csrf,
+    see_other,
+)
+from service.dashboard.repository import ORDERS, SORTS, InferenceFilters
+from service.dashboard.views import EnvView, env_view, heatmap_for
+from service.inferences import repository as inferences_repository
+from service.inferences import service as inferences
+from service.inferences.schemas import DivergencePublic
+from service.rollouts.router import parse_tag
+
+CURVE_LABELS = {
+    "linf_delta": "occupancy gap max|D_model − D_demo|",
+    "grad_norm": "gradient L2 norm",
+}
+
+router = page_router()
+
+
+# --- the list ----------------------------------------------------------------------------
+
+
+def _filters(
+    status: str | None,
+    verdict: str | None,
+    algorithm: str | None,
+    environment_id: str | None,
+    tag: str | None,
+    q: str | None,
+    sort: str | None,
+) -> InferenceFilters:
+    """Validated list filters (422 naming the parameter)."""
+    checks = (
+        ("status", status, STATUSES),
+        ("verdict", verdict, VERDICTS),
+        ("algorithm", algorithm, ALGORITHMS),
+        ("sort", sort, SORTS),
+    )
+    for name, value, allowed in checks:
+        if value and value not in allowed:
+            raise UnprocessableError(
+                f"unknown {name} {value!r}",
+                errors=[Problem(name, f"expected one of {', '.join(allowed)}")],
+            )
+    return InferenceFilters(
+        status=status or None,
+        verdict=verdict or None,
+        algorithm=algorithm or None,
+        environment_id=environment_id or None,
+        tag=parse_tag(tag) if tag else None,
+        q=(q or "").strip() or None,
+        sort=sort or "newest",
+    )
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of the inferences list and the links around it."""
+
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+    environments: list[dict[str, str]]
+
+
+def list_page(
+    session: Session, project_id: str, filters: InferenceFilters, cursor: str | None, limit: int
+) -> ListPage:
+    """The inferences list: a page of rows with names, plus the environment filter menu."""
+    rows = repository.list_inferences(session, project_id, filters, cursor, limit)
+    envs = [{"id": e.id, "name": e.name} for e in repository.environments(session, project_id)]
+    return ListPage(
+        rows=[list_row(r) for r in rows[:limit]],
+        next_cursor=next_cursor(rows, limit, ORDERS[filters.sort]),
+        environments=envs,
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def inferences_list(
+    request: Request,
+    auth: DashboardKey,
+    uow: UowDep,
+    status: Text = None,
+    verdict: Text = None,
+    algorithm: Text = None,
+    environment_id: Text = None,
+    tag: Annotated[str | None, Query(max_length=300)] = None,
+    q: Text = None,
+    sort: Text = None,
+    cursor: CursorText = None,
+) -> Response:
+    """Inferences, newest first, with filters, sorting and cursor pagination in the URL."""
+    filters = _filters(status, verdict, algorithm, environment_id, tag, q, sort)
+    listing = list_page(uow.session, auth.principal.project_id, filters, cursor, PAGE_SIZE)
+    given = {
+        "status": status,
+        "verdict": verdict,
+        "algorithm": algorithm,
+        "environment_id": environment_id,
+        "tag": tag,
+        "q": q,
+        "sort": sort,
+    }
+    params = {k: v for k, v in given.items() if v}
+    next_url = (
+        f"/?{urlencode({**params, 'cursor': listing.next_cursor})}" if listing.next_cursor else None
+    )
+    return page(
+        request,
+        "inferences.html",
+        auth=auth,
+        listing=listing,
+        params=params,
+        next_url=next_url,
+        first_url=f"/?{urlencode(params)}" if cursor else None,
+        statuses=STATUSES,
+        verdicts=VERDICTS,
+        algorithms=ALGORITHMS,
+        sorts=SORTS,
+    )
+
+
+@router.get("/live")
+def live(
+    auth: DashboardKey, uow: UowDep, ids: Annotated[str, Query(max_length=5000)] = ""
+) -> JSONResponse:
+    """Status and progress of the given inferences (polled by the pages every 2 s)."""
+    wanted = [i for i in ids.split(",") if i][:200]
+    items = [
+        {
+            "id": r.id,
+            "status": r.status,
+            "progress": r.progress,
+            "verdict": r.verdict,
+            "epic": r.epic,
+            "cancel_requested": r.cancel_requested,
+        }
+        for r in repository.live_rows(uow.session, auth.principal.project_id, wanted)
+    ]
+    return JSONResponse({"items": items})
+
+
+# --- one inference -----------------------------------------------------------------------
+
+
+@dataclass
+class InferencePage:
+    """Everything the inference page shows."""
+
+    row: Inference
+    rollouts: RolloutSet
+    env: EnvView
+    reward: dict[str, Any] | None
+    report: DivergencePublic | None
+    training: dict[str, Any] | None
+    charts: dict[str, Markup] = field(default_factory=dict)
+    identifiability: dict[str, Any] | None = None
+    timings: list[tuple[str, str]] = field(default_factory=list)
+
+
+def inference_page(
+    session: Session, project_id: str, inference_id: str, settings: Settings
+) -> InferencePage:
+    """The inference, its reward, report, environment and the charts drawn from them."""
+    row = repository.inference_with_log(session, project_id, inference_id)
+    if row is None:
+        raise NotFoundError(f"inference {inference_id!r} not found")
+    ro = inferences_repository.rollouts_for(session, row)
+    env = env_view(session, project_id, ro, settings)
+    reward = inferences_repository.rewards_for(session, [row.id]).get(row.id)
+    report = inferences.training_report(session, row.id)
+    training = report.against if report is not None else ro.training_reward
+    shown = InferencePage(row, ro, env, reward, report, training)
+    shown.identifiability = (report and report.identifiability) or ro.identifiability
+    shown.charts = _inference_charts(shown)
+    shown.timings = timings(row)
+    return shown
+
+
+def _inference_charts(shown: InferencePage) -> dict[str, Markup]:
+    """Weight bars, heatmaps, distance intervals and the training curve."""
+    drawn: dict[str, Markup] = {}
+    reward, training = shown.reward, shown.training
+    if reward and reward.get("kind") == "linear":
+        series = [charts.Series("inferred utility", charts.OKABE_ITO[1], reward["weights"])]
+        if training and training.get("kind") == "linear":
+            series.append(
+                charts.Series("training reward", charts.OKABE_ITO[0], training["weights"])
+            )
+        names = list(shown.env.mdp.feature_names) if shown.env.mdp else sorted(reward["weights"])
+        drawn["weights"] = charts.weight_bars(series, names, title="Feature weights")
+    for key, spec, title in (
+        ("heat_inferred", reward, "Inferred utility per cell"),
+        ("heat_training", training, "Training reward per cell"),
+    ):
+        chart = heatmap_for(shown.env, spec, title)
+        if chart is not None:
+            drawn[key] = chart
+    if shown.report:
+        drawn["distances"] = distance_chart(shown.report)
+    if shown.row.curve:
+        drawn["curve"] = curve_chart(shown.row.curve)
+    return drawn
+
+
+def distance_chart(report: DivergencePublic) -> Markup:
+    """EPIC and normalised returns with their bootstrap intervals and verdict thresholds."""
+    thresholds, uncertainty = report.thresholds, report.uncertainty
+
+    def interval(bounds: tuple[float, float] | None) -> tuple[float | None, float | None]:
+        return bounds if bounds is not None else (None, None)
+
+    items = [
+        charts.Interval(
+            "EPIC to training reward",
+            report.metrics.epic,
+            *interval(uncertainty.epic if uncertainty else None),
+            threshold=thresholds.far_epic if thresholds else None,
+        ),
+        charts.Interval(
+            "training return (normalised)",
+            report.returns.normalized_under_training,
+            *interval(uncertainty.normalized_under_training if uncertainty else None),
+            threshold=thresholds.achieves_training_return if thresholds else None,
+        ),
+        charts.Interval(
+            "inferred-utility return (norm.)",
+            report.returns.normalized_under_inferred,
+            *interval(uncertainty.normalized_under_inferred if uncertainty else None),
+        ),
+    ]
+    return charts.intervals(
+        items,
+        title="Distances and returns with uncertainty intervals",
+        axis="EPIC: 0 = same goal, 1 = opposite · return: 0 = random, 1 = optimal (unitless)",
+    )
+
+
+def curve_chart(curve: Sequence[Mapping[str, float]]) -> Markup:
+    """The IRL training curve: every logged quantity per iteration."""
+    keys = [k for k in curve[0] if k != "iteration"] if curve else []
+    series = [
+        (
+            CURVE_LABELS.get(k, k),
+            [(float(p.get("iteration", i)), float(p[k])) for i, p in enumerate(curve) if k in p],
+        )
+        for k in keys
+    ]
+    return charts.lines(
+        series,
+        title="IRL training curve",
+        x_label="iteration (count)",
+        y_label="expected visits / feature counts",
+    )
+
+
+def _duration(start: datetime | None, end: datetime | None) -> str:
+    if start is None or end is None:
+        return "—"
+    seconds = (end - start).total_seconds()
+    return f"{seconds:.2f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def timings(row: Inference) -> list[tuple[str, str]]:
+    """Created / started / finished and how long it waited and ran."""
+
+    def stamp(value: datetime | None) -> str:
+        return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
+
+    return [
+        ("created", stamp(row.created_at)),
+        ("started", stamp(row.started_at)),
+        ("finished", stamp(row.finished_at)),
+        ("waited in queue", _duration(row.created_at, row.started_at)),
+        ("ran for", _duration(row.started_at, row.finished_at)),
+        ("attempts", str(row.attempts)),
+    ]
+
+
+@router.get("/inferences/{inference_id}", response_class=HTMLResponse)
+def inference_detail(
+    request: Request, inference_id: str, auth: DashboardKey, uow: UowDep, settings: SettingsDep
+) -> Response:
+    """One inference: verdict, utility against the training reward, distances, curve, log."""
+    detail = inference_page(uow.session, auth.principal.project_id, inference_id, settings)
+    return page(
+        request,
+        "inference.html",
+        auth=auth,
+        p=detail,
+        algorithms=ALGORITHMS,
+        reward_models=REWARD_MODELS,
+        live_statuses=LIVE_STATUSES,
+    )
+
+
+# --- actions -----------------------------------------------------------------------------
+
+
+@router.get("/inferences/{inference_id}/reward.safetensors")
+def reward_weights(inference_id: str, auth: DashboardKey, uow: UowDep) -> Response:
+    """A network reward's weights, for the page's download link (the session's project only)."""
+    data = inferences.reward_weights(uow.session, auth.principal.project_id, inference_id[:40])
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{inference_id[:40]}.safetensors"'},
+    )
+
+
+@router.post("/inferences/{inference_id}/cancel")
+def cancel(
+    inference_id: str, auth: DashboardKey, uow: UowDep, csrf_token: CsrfField = None
+) -> Response:
+    """Cancel a queued or running inference."""
+    require_csrf(auth, csrf_token)
+    inferences.cancel(uow.session, auth.principal.project_id, inference_id)
+    return see_other(f"/inferences/{inference_id}")
+
+
+@router.post("/inferences/{inference_id}/delete")
+def delete(
+    inference_id: str, auth: DashboardKey, uow: UowDep, csrf_token: CsrfField = None
+) -> Response:
+    """Delete an inference and its results."""
+    require_csrf(auth, csrf_token)
+    inferences.delete(uow.session, auth.principal.project_id, inference_id)
+    return see_other("/")
+
+
+@router.post("/inferences/{inference_id}/rerun")
+def rerun(
+    request: Request,
+    inference_id: str,
+    auth: DashboardKey,
+    uow: UowDep,
+    settings: SettingsDep,
+    algorithm: Annotated[str, Form(max_length=40)],
+    reward_model: Annotated[str, Form(max_length=40)],
+    seed: Annotated[int, Form()],
+    csrf_token: CsrfField = None,
+) -> Response:
+    """Run the same rollouts again with another algorithm, reward model or seed."""
+    require_csrf(auth, csrf_token)
+    row = inferences.get_row(uow.session, auth.principal.project_id, inference_id)
+    body = create_body(row.rollouts_id, algorithm, reward_model, seed, dict(row.params))
+    new = inferences.submit(
+        uow, auth.principal.project_id, body, settings, request.app.state.enqueue
+    )
+    return see_other(f"/inferences/{new.id}")

@@ -14,6 +14,9 @@ from irl.trajectories import TrajectorySet
 
 DeepAlgorithm = Literal["airl", "gail", "density"]
 DEEP_ALGORITHMS: tuple[DeepAlgorithm, ...] = ("airl", "gail", "density")
+DEFAULT_DISCOUNT = 0.95
+"""PPO's gamma and AIRL's shaping discount unless given; also the default discount of reward
+comparisons in gymnasium environments."""
 DENSITY_TYPES: tuple[str, ...] = ("state", "state_action", "state_state")
 """What the density algorithm's kernel density is over."""
 MAX_TOTAL_TIMESTEPS = 5_000_000
@@ -30,7 +33,7 @@ class DeepIrlParams:
     n_envs: int = 4
     horizon: int | None = None
     """Episode length of the generator's environments; None: the env spec's max_episode_steps."""
-    discount: float = 0.95
+    discount: float = DEFAULT_DISCOUNT
     """PPO's gamma and AIRL's shaping discount."""
     demo_batch_size: int = 256
     """Expert (and generator) transitions per discriminator update."""

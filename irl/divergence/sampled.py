@@ -6,19 +6,13 @@ the Pearson distance is taken over a batch of coverage transitions. Both rewards
 on the same samples, so their estimation noise is shared rather than added.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from irl.callables import NextStateSampler, RewardFn
 from irl.divergence.epic import _check_discount, pearson_distance
 from irl.errors import InvalidInputError
-
-RewardFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-"""R(obs (K, ...), acts (K, ...), next_obs (K, ...)) -> (K,) float rewards."""
-
-NextStateSampler = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""next_obs (K, ...) ~ T(. | obs (K, ...), acts (K, ...)); draws independently per row."""
 
 MAX_BATCH = 65_536
 MAX_COVERAGE = 2_000

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from gymnasium.envs.classic_control import CartPoleEnv, MountainCarEnv, PendulumEnv
 
-from irl.divergence.sampled import NextStateSampler
+from irl.callables import NextStateSampler
 from irl.environments.gym_rewards import MOUNTAIN_CAR_GOAL_POSITION, MOUNTAIN_CAR_GOAL_VELOCITY
 from irl.environments.maze import MOVES
 from irl.environments.maze_gym import CHANNELS, MAZE_IDS

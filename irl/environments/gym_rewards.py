@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from irl.divergence.sampled import RewardFn
+from irl.callables import RewardFn
 from irl.rewards import EnvironmentReward, ObservedReward, RewardSpec
 from irl.trajectories import TrajectorySet
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from irl.algorithms.deep_params import DeepIrlParams
+from irl.algorithms.deep_params import DEFAULT_DISCOUNT
 from irl.divergence import ExactPair, distances, transition_coverage
 from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.environments.gym_dynamics import environment_successors
@@ -120,7 +120,7 @@ def _compare_sampled(
         )
         for loc, spec in (("a", body.a), ("b", body.b))
     )
-    discount = body.discount if body.discount is not None else DeepIrlParams.discount
+    discount = body.discount if body.discount is not None else DEFAULT_DISCOUNT
     pair = sampled_pair(a, b, ts, discount=discount, sample_next=environment_successors(env.id))
     return ComparisonPublic(
         **distances(pair, np.random.default_rng(0)),

@@ -28,6 +28,7 @@ from service.inferences.schemas import (
     InferencePublic,
     RewardPublic,
 )
+from service.rewards import repository as rewards_repository
 from service.rewards import service as rewards
 from service.rollouts import service as rollouts
 
@@ -118,7 +119,7 @@ def delete(session: Session, project_id: str, inference_id: str) -> None:
     """Delete an inference, its results and its reward's weights artifact (a running worker
     then discards its work)."""
     row = get_row(session, project_id, inference_id)
-    artifact_id = repository.reward_artifact(session, row.id)
+    artifact_id = rewards_repository.reward_artifact(session, row.id)
     repository.remove(session, row)
     if artifact_id is not None:
         artifacts.remove(session, artifact_id)
@@ -198,7 +199,7 @@ def reward_spec(session: Session, project_id: str, inference_id: str) -> dict[st
 def reward_weights(session: Session, project_id: str, inference_id: str) -> bytes:
     """A network reward's safetensors bytes (409 for rewards that are not networks)."""
     row = get_row(session, project_id, inference_id)
-    artifact_id = repository.reward_artifact(session, row.id)
+    artifact_id = rewards_repository.reward_artifact(session, row.id)
     if artifact_id is None:
         raise ConflictError(
             f"inference {inference_id!r} has no network weights "

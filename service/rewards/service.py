@@ -26,7 +26,7 @@ from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet
 from service.core import artifacts
 from service.core.errors import invalid_input
-from service.inferences import repository
+from service.rewards import repository
 
 ConcreteReward = TabularReward | LinearReward
 

@@ -1,5 +1,7 @@
 """Regret by hand, and tabular_distances (the service's entry point)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse
@@ -110,3 +112,10 @@ def test_tabular_distances_invalid_inputs() -> None:
         coverage=None,
         visited=None,
     ) == [("a", "shape [2, 1, 2], expected [4, 3, 4]")]
+
+
+def test_docs_table_names_every_registered_distance() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "metrics.md").read_text()
+    table = text.split("| name | exact | sampled |")[1].split("\n\n")[0]
+    rows = [line.split("|")[1].strip(" `") for line in table.splitlines() if line.startswith("| `")]
+    assert tuple(rows) == METRICS

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.client import TrajectoryArrays, parse_tags, to_arrays
+from service.client import TrajectoryArrays, to_arrays
+from service.client.arguments import parse_tags
 from tests.service.data import imitation_trajectories
 
 

@@ -1,6 +1,6 @@
-"""A typed Python client for the mesascope REST API.
+"""The HTTP client: one typed method per endpoint of the mesascope REST API.
 
-Needs only httpx and numpy (no server dependencies are exercised). Reads MESASCOPE_URL and
+Needs only httpx and numpy (it imports nothing of the server). Reads MESASCOPE_URL and
 MESASCOPE_API_KEY by default. Every error response raises `MesascopeError` carrying the
 server's problem details.
 
@@ -13,15 +13,15 @@ server's problem details.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
-import numpy as np
+
+from service.client.arrays import to_arrays
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 BULK_THRESHOLD_TRANSITIONS = 50_000
@@ -41,124 +41,6 @@ class MesascopeError(Exception):
         lines = [f"{status} {problem.get('title', '')}: {problem.get('detail', '')}"]
         lines += [f"  {e.get('loc')}: {e.get('msg')}" for e in self.errors[:10]]
         super().__init__("\n".join(lines))
-
-
-class TrajectoryArrays:
-    """Trajectories as flat arrays: the bulk-upload (.npz) layout, see docs/formats.md."""
-
-    def __init__(
-        self,
-        obs: np.ndarray,
-        acts: np.ndarray,
-        lengths: np.ndarray,
-        terminal: np.ndarray,
-        rews: np.ndarray | None = None,
-    ) -> None:
-        self.obs, self.acts, self.rews = np.asarray(obs), np.asarray(acts), rews
-        self.lengths = np.asarray(lengths, dtype=np.int64)
-        self.terminal = np.asarray(terminal, dtype=bool)
-
-    @property
-    def n_transitions(self) -> int:
-        """Total number of actions."""
-        return int(self.lengths.sum())
-
-    def to_npz(self) -> bytes:
-        """A pickle-free .npz archive (uncompressed: faster to write and to read)."""
-        arrays = {
-            "obs": self.obs,
-            "acts": self.acts,
-            "lengths": self.lengths,
-            "terminal": self.terminal,
-        }
-        if self.rews is not None:
-            arrays["rews"] = np.asarray(self.rews, dtype=np.float64)
-        buffer = io.BytesIO()
-        np.savez(buffer, allow_pickle=False, **arrays)
-        return buffer.getvalue()
-
-    def split(self, max_transitions: int) -> list[TrajectoryArrays]:
-        """Consecutive pieces of at most `max_transitions` (whole trajectories; at least one)."""
-        ends = np.cumsum(self.lengths)
-        pieces, first, done = [], 0, 0
-        while first < len(self.lengths):
-            last = max(int(np.searchsorted(ends, done + max_transitions, side="right")), first + 1)
-            obs_from, obs_to = done + first, int(ends[last - 1]) + last
-            acts_to = int(ends[last - 1])
-            pieces.append(
-                TrajectoryArrays(
-                    self.obs[obs_from:obs_to],
-                    self.acts[done:acts_to],
-                    self.lengths[first:last],
-                    self.terminal[first:last],
-                    None if self.rews is None else np.asarray(self.rews)[done:acts_to],
-                )
-            )
-            first, done = last, acts_to
-        return pieces
-
-    def to_json(self) -> list[Json]:
-        """The JSON upload layout: one object per trajectory."""
-        out, start_o, start_a = [], 0, 0
-        for length, terminal in zip(self.lengths.tolist(), self.terminal.tolist(), strict=True):
-            item: Json = {
-                "obs": self.obs[start_o : start_o + length + 1].tolist(),
-                "acts": self.acts[start_a : start_a + length].tolist(),
-                "terminal": bool(terminal),
-            }
-            if self.rews is not None:
-                item["rews"] = np.asarray(self.rews[start_a : start_a + length]).tolist()
-            out.append(item)
-            start_o, start_a = start_o + length + 1, start_a + length
-        return out
-
-
-def _field(item: Any, *names: str) -> Any:
-    """The first present attribute or key among `names` (None if none is)."""
-    for name in names:
-        if isinstance(item, Mapping) and name in item:
-            return item[name]
-        if not isinstance(item, Mapping) and getattr(item, name, None) is not None:
-            return getattr(item, name)
-    return None
-
-
-def to_arrays(trajectories: Any) -> TrajectoryArrays:
-    """Flatten imitation Trajectory(WithRew)s, Minari EpisodeData, API dicts, or arrays."""
-    if isinstance(trajectories, TrajectoryArrays):
-        return trajectories
-    if isinstance(trajectories, Mapping) and "lengths" in trajectories:
-        return TrajectoryArrays(
-            **{
-                k: trajectories[k]
-                for k in ("obs", "acts", "lengths", "terminal", "rews")
-                if k in trajectories
-            }
-        )
-    items = list(trajectories)
-    if not items:
-        raise ValueError("no trajectories given")
-    obs, acts, rews, lengths, terminal = [], [], [], [], []
-    for item in items:
-        o = np.asarray(_field(item, "obs", "observations"))
-        a = np.asarray(_field(item, "acts", "actions"))
-        r = _field(item, "rews", "rewards")
-        end = _field(item, "terminal", "terminations")
-        obs.append(o)
-        acts.append(a)
-        rews.append(None if r is None else np.asarray(r, dtype=np.float64))
-        lengths.append(len(a))
-        terminal.append(bool(np.asarray(end).reshape(-1)[-1]) if end is not None else False)
-    all_rews: np.ndarray | None = None
-    if all(r is not None for r in rews):
-        all_rews = np.concatenate([r for r in rews if r is not None])
-    return TrajectoryArrays(
-        np.concatenate(obs),
-        np.concatenate(acts),
-        np.asarray(lengths),
-        np.asarray(terminal),
-        all_rews,
-    )
 
 
 class MesascopeClient:
@@ -432,14 +314,3 @@ class MesascopeClient:
         if response.status_code >= 400:
             raise MesascopeError(response.status_code, response.json())
         return response.text
-
-
-def parse_tags(pairs: Sequence[str]) -> dict[str, str]:
-    """`["k=v", ...]` as a dict."""
-    tags = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"tag {pair!r} is not key=value")
-        tags[key] = value
-    return tags

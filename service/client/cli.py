@@ -1,0 +1,304 @@
+"""The client commands of `mesascope`: talk to a running server (MESASCOPE_URL,
+MESASCOPE_API_KEY). `service.cli` adds them beside the operator commands."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from service.client.arguments import (
+    coverage_ref,
+    divergence_target,
+    environment_ref,
+    parse_params,
+    parse_tags,
+    reward_spec,
+)
+from service.client.arrays import TrajectoryArrays
+from service.client.formats import load_trajectories
+from service.client.http import MesascopeClient, MesascopeError
+
+app = typer.Typer()
+
+T = TypeVar("T")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the full JSON response.")]
+TrainingRewardOption = Annotated[str | None, typer.Option(help="Reward spec JSON or file.")]
+NameOption = Annotated[str | None, typer.Option(help="Name of the rollout set.")]
+SplitOption = Annotated[str | None, typer.Option(help="train or test.")]
+TagsOption = Annotated[list[str] | None, typer.Option(help="key=value, repeatable.")]
+
+
+def _emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
+    """JSON for scripts, or a human-readable rendering."""
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        human()
+
+
+def _call(action: Callable[[], T]) -> T:
+    """Run a client call; print the server's problem details and exit 1 on error."""
+    try:
+        return action()
+    except MesascopeError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    except (ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _read(path: Path, reader: Callable[[Path], TrajectoryArrays]) -> TrajectoryArrays:
+    """Read the user's file; any failure is reported in a line, not a traceback."""
+    try:
+        return reader(path)
+    except Exception as exc:
+        typer.echo(f"error: cannot read {path}: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    Console().print(table)
+
+
+def _upload(
+    arrays: TrajectoryArrays,
+    env: str,
+    name: str,
+    training_reward: str | None,
+    split: str | None,
+    tags: list[str],
+    as_json: bool,
+) -> None:
+    from rich.progress import Progress
+
+    with MesascopeClient() as client, Progress(transient=True, disable=as_json) as bar:
+        task = bar.add_task("uploading", total=arrays.n_transitions)
+        result = _call(
+            lambda: client.upload_rollouts(
+                arrays,
+                environment=environment_ref(env),
+                name=name,
+                training_reward=reward_spec(training_reward) if training_reward else None,
+                split=split,
+                tags=parse_tags(tags),
+                on_progress=lambda sent, total: bar.update(task, completed=sent),
+            )
+        )
+    _emit(result, as_json, lambda: typer.echo(result["id"]))
+
+
+@app.command()
+def upload(
+    path: Annotated[Path, typer.Argument(exists=True, help="Dataset dir, .npz or .json.")],
+    env: Annotated[str, typer.Option(help="Environment id (env_...), JSON file, or gym id.")],
+    training_reward: TrainingRewardOption = None,
+    name: NameOption = None,
+    split: SplitOption = None,
+    tag: TagsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Upload trajectories from a file; prints the new rollouts id."""
+    arrays = _read(path, load_trajectories)
+    _upload(arrays, env, name or path.stem, training_reward, split, tag or [], as_json)
+
+
+@app.command()
+def rollout(
+    policy: Annotated[Path, typer.Option(exists=True, help="A stable-baselines3 .zip (yours).")],
+    env: Annotated[str, typer.Option(help="A gymnasium id, e.g. seals/CartPole-v0.")],
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes to record.")] = 10,
+    algo: Annotated[str, typer.Option(help="ppo, a2c, dqn or sac.")] = "ppo",
+    seed: Annotated[int, typer.Option(help="Seed of the first episode.")] = 0,
+    training_reward: TrainingRewardOption = None,
+    name: NameOption = None,
+    split: SplitOption = None,
+    tag: TagsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a local policy in a gymnasium environment and upload its trajectories."""
+    from service.client.recording import record_episodes
+
+    arrays = _read(policy, lambda p: record_episodes(p, env, episodes, algo=algo, seed=seed))
+    _upload(
+        arrays, env, name or f"{policy.stem} on {env}", training_reward, split, tag or [], as_json
+    )
+
+
+@app.command()
+def infer(
+    rollouts_id: Annotated[str, typer.Argument(help="The rollout set to explain.")],
+    algorithm: Annotated[str, typer.Option(help="IRL algorithm.")] = "mce_irl",
+    reward_model: Annotated[str, typer.Option(help="linear, tabular or mlp.")] = "linear",
+    param: Annotated[list[str] | None, typer.Option(help="key=value (JSON value).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    wait_for: Annotated[bool, typer.Option("--wait", help="Wait for it to finish.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Start an inference; prints its id (or waits and prints the result with --wait)."""
+    with MesascopeClient() as client:
+        job = _call(
+            lambda: client.infer(
+                rollouts_id,
+                algorithm=algorithm,
+                reward_model=reward_model,
+                params=parse_params(param or []),
+                seed=seed,
+            )
+        )
+    if wait_for:
+        wait(job["id"], timeout=None, as_json=as_json)
+        return
+    _emit(job, as_json, lambda: typer.echo(job["id"]))
+
+
+def _show_inference(job: dict[str, Any]) -> None:
+    rows = [
+        ["status", job["status"]],
+        ["progress", f"{job['progress']:.0%}"],
+        ["algorithm", f"{job['algorithm']} ({job['reward_model']})"],
+        ["verdict", job.get("verdict")],
+        ["EPIC to training", job.get("epic")],
+        ["error", job.get("error")],
+    ]
+    reward = job.get("reward") or {}
+    for feature, weight in sorted(
+        (reward.get("feature_weights") or {}).items(), key=lambda kv: -abs(kv[1])
+    ):
+        rows.append([f"weight: {feature}", f"{weight:.3f}"])
+    _table(job["id"], ["field", "value"], [r for r in rows if r[1] is not None])
+
+
+@app.command()
+def status(inference_id: str, as_json: JsonOption = False) -> None:
+    """Show an inference's status, progress and result."""
+    with MesascopeClient() as client:
+        job = _call(lambda: client.get_inference(inference_id))
+    _emit(job, as_json, lambda: _show_inference(job))
+
+
+@app.command()
+def wait(
+    inference_id: str,
+    timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Wait for an inference to finish, with a progress bar; exit 1 unless it succeeded."""
+    from rich.progress import Progress
+
+    with MesascopeClient() as client, Progress(transient=True, disable=as_json) as bar:
+        task = bar.add_task(inference_id, total=1.0)
+
+        def update(job: dict[str, Any]) -> None:
+            bar.update(task, completed=job["progress"], description=f"{job['status']}")
+
+        job = _call(lambda: client.wait(inference_id, timeout=timeout, on_update=update))
+    _emit(job, as_json, lambda: _show_inference(job))
+    if job["status"] != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command()
+def divergence(
+    inference_id: str,
+    against: Annotated[str, typer.Option(help="training, observed, environment, or a spec.")] = (
+        "training"
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """Show the divergence report and verdict of a finished inference."""
+    with MesascopeClient() as client:
+        report = _call(lambda: client.divergence(inference_id, divergence_target(against)))
+
+    def human() -> None:
+        metrics = [[k, f"{v:.3f}"] for k, v in report["metrics"].items() if v is not None]
+        returns = [[k, f"{v:.3f}"] for k, v in report["returns"].items() if v is not None]
+        _table(f"{report['verdict']}", ["measure", "value"], metrics + returns)
+        typer.echo(report["explanation"])
+
+    _emit(report, as_json, human)
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="Reward spec: JSON, file, inf_ID, environment.")],
+    b: Annotated[str, typer.Argument(help="Reward spec: JSON, file, inf_ID, environment.")],
+    env: Annotated[str, typer.Option(help="Environment id (env_...) or JSON file.")],
+    coverage: Annotated[str, typer.Option(help="uniform, transitions, or a rollouts id.")] = (
+        "uniform"
+    ),
+    discount: Annotated[
+        float | None, typer.Option(help="Default: the environment's; 0.95 in gymnasium.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Distances between two rewards in one environment."""
+    with MesascopeClient() as client:
+        result = _call(
+            lambda: client.compare(
+                environment_ref(env),
+                reward_spec(a),
+                reward_spec(b),
+                discount=discount,
+                coverage=coverage_ref(coverage),
+            )
+        )
+    _emit(
+        result,
+        as_json,
+        lambda: _table(
+            "distances",
+            ["metric", "value"],
+            [[k, "n/a" if v is None else f"{v:.4f}"] for k, v in result.items()],
+        ),
+    )
+
+
+@app.command(name="ls")
+def list_items(
+    what: Annotated[str, typer.Argument(help="inferences, rollouts or environments.")] = (
+        "inferences"
+    ),
+    status_filter: Annotated[str | None, typer.Option("--status", help="Job status.")] = None,
+    verdict: Annotated[str | None, typer.Option(help="Verdict.")] = None,
+    tag: Annotated[str | None, typer.Option(help="key=value.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many to show.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """List the newest inferences, rollout sets or environments."""
+    with MesascopeClient() as client:
+        listers = {
+            "inferences": lambda: client.list_inferences(
+                status=status_filter, verdict=verdict, tag=tag
+            ),
+            "rollouts": lambda: client.list_rollouts(tag=tag),
+            "environments": lambda: client.list_environments(),
+        }
+        if what not in listers:
+            typer.echo(f"error: cannot list {what!r}; choose {', '.join(listers)}", err=True)
+            raise typer.Exit(2)
+        items = _call(lambda: list(itertools.islice(listers[what](), limit)))
+    columns = {
+        "inferences": ["id", "status", "algorithm", "verdict", "epic", "created_at"],
+        "rollouts": ["id", "name", "split", "n_trajectories", "n_transitions", "created_at"],
+        "environments": ["id", "name", "kind", "n_states", "n_actions", "created_at"],
+    }[what]
+    _emit(
+        items,
+        as_json,
+        lambda: _table(what, columns, [[item.get(c) for c in columns] for item in items]),
+    )

@@ -177,12 +177,11 @@ def estimate_epic(
 ) -> float:
     """Sampled EPIC with coverage (at most MAX_COVERAGE), state and action samples
     (N_CANONICAL each) drawn from the visited transitions."""
-    obs, acts, next_obs = visited
-    cover = rng.choice(len(obs), size=min(len(obs), MAX_COVERAGE), replace=False)
+    obs, acts, _ = visited
     return sampled_epic_distance(
         reward_a,
         reward_b,
-        TransitionBatch(obs[cover], acts[cover], next_obs[cover]),
+        _subset(visited, MAX_COVERAGE, rng),
         discount=discount,
         states=obs[rng.integers(0, len(obs), N_CANONICAL)],
         actions=acts[rng.integers(0, len(acts), N_CANONICAL)],
@@ -200,16 +199,23 @@ def estimate_dard(
 ) -> float:
     """Sampled DARD with coverage (at most MAX_DARD_COVERAGE) and action samples
     (N_DARD_ACTIONS) drawn from the visited transitions."""
-    obs, acts, next_obs = visited
-    cover = rng.choice(len(obs), size=min(len(obs), MAX_DARD_COVERAGE), replace=False)
+    cover = _subset(visited, MAX_DARD_COVERAGE, rng)
+    acts = visited[1]
     return sampled_dard_distance(
         reward_a,
         reward_b,
-        TransitionBatch(obs[cover], acts[cover], next_obs[cover]),
+        cover,
         discount=discount,
         actions=acts[rng.integers(0, len(acts), N_DARD_ACTIONS)],
         sample_next=sample_next,
     )
+
+
+def _subset(visited: Transitions, limit: int, rng: np.random.Generator) -> TransitionBatch:
+    """At most `limit` of the visited transitions, drawn without replacement."""
+    obs, acts, next_obs = visited
+    cover = rng.choice(len(obs), size=min(len(obs), limit), replace=False)
+    return TransitionBatch(obs[cover], acts[cover], next_obs[cover])
 
 
 def _pair_means(

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
+from irl.algorithms import ALGORITHM_NAMES, REWARD_MODELS
 from irl.divergence import DISTANCES
 from irl.errors import Problem
 from service.auth.dependencies import DashboardAuth, LoginRequired
@@ -50,6 +51,8 @@ def query(params: dict[str, Any], **changes: Any) -> str:
 
 templates.globals["query"] = query
 templates.globals["distances"] = DISTANCES
+templates.globals["algorithms"] = ALGORITHM_NAMES
+templates.globals["reward_models"] = REWARD_MODELS
 
 
 class ForbiddenError(DomainError):

@@ -14,8 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from irl.algorithms import ALGORITHM_NAMES as ALGORITHMS
-from irl.algorithms import REWARD_MODELS
+from irl.algorithms import ALGORITHM_NAMES
 from irl.errors import Problem
 from service.auth.dependencies import DashboardKey
 from service.core.deps import SettingsDep, UowDep
@@ -70,7 +69,7 @@ def _filters(
     checks = (
         ("status", status, STATUSES),
         ("verdict", verdict, VERDICTS),
-        ("algorithm", algorithm, ALGORITHMS),
+        ("algorithm", algorithm, ALGORITHM_NAMES),
         ("sort", sort, SORTS),
     )
     for name, value, allowed in checks:
@@ -152,7 +151,6 @@ def inferences_list(
         first_url=f"/?{urlencode(params)}" if cursor else None,
         statuses=STATUSES,
         verdicts=VERDICTS,
-        algorithms=ALGORITHMS,
         sorts=SORTS,
     )
 
@@ -325,8 +323,6 @@ def inference_detail(
         "inference.html",
         auth=auth,
         p=detail,
-        algorithms=ALGORITHMS,
-        reward_models=REWARD_MODELS,
         live_statuses=LIVE_STATUSES,
     )
 

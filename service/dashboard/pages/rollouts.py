@@ -11,8 +11,6 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from irl.algorithms import ALGORITHM_NAMES as ALGORITHMS
-from irl.algorithms import REWARD_MODELS
 from service.auth.dependencies import DashboardKey
 from service.core.deps import SettingsDep, UowDep
 from service.core.models import RolloutSet
@@ -99,8 +97,6 @@ def rollouts_detail(
         "rollout.html",
         auth=auth,
         p=detail,
-        algorithms=ALGORITHMS,
-        reward_models=REWARD_MODELS,
     )
 
 

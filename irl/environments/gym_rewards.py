@@ -123,8 +123,9 @@ def known_reference(
     """A reward spec as far as it is known in a gymnasium environment: the environment's reward
     function (`environment`, where known), the `rews` recorded with the trajectories
     (`observed`, (N,) float64), otherwise None."""
-    if isinstance(spec, EnvironmentReward):
-        return environment_reward(env_id)
+    known = environment_reward(env_id)
+    if isinstance(spec, EnvironmentReward) and known is not None:
+        return lambda obs, acts, next_obs: known(obs, acts, next_obs, None)
     if isinstance(spec, ObservedReward) and trajectories.rews is not None:
         return np.asarray(trajectories.rews, dtype=np.float64)
     return None

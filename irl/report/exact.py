@@ -1,6 +1,7 @@
 """The exact report backend: a tabular inferred reward against a tabular reference, with the
 verdict (returns, regret and the behaviour likelihood are computed exactly)."""
 
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from functools import partial
 
@@ -176,6 +177,6 @@ def exact_report(
     )
 
 
-def _counts(verdicts: dict[str, int]) -> str:
+def _counts(verdicts: Mapping[str, int]) -> str:
     """'goal_misgeneralization 15, inconclusive 5'."""
     return ", ".join(f"{verdict} {count}" for verdict, count in verdicts.items())

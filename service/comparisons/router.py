@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from service.auth.dependencies import CurrentKey
@@ -18,6 +20,6 @@ router = APIRouter(
 @router.post("", response_model=ComparisonPublic)
 def create_comparison(
     body: ComparisonCreate, key: CurrentKey, uow: UowDep, settings: SettingsDep
-) -> ComparisonPublic:
+) -> dict[str, Any]:
     """Shaping-invariant distances between two rewards, computed now (tabular environments)."""
     return service.compare(uow.session, key.project_id, body, settings)

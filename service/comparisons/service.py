@@ -15,7 +15,7 @@ from irl.environments.gym_dynamics import environment_successors
 from irl.errors import InvalidInputError, Problem
 from irl.report import fits_exact, sampled_pair
 from irl.rewards import reward_array
-from service.comparisons.schemas import ComparisonCreate, ComparisonPublic, RolloutsCoverage
+from service.comparisons.schemas import ComparisonCreate, RolloutsCoverage
 from service.core.errors import invalid_input
 from service.core.settings import Settings
 from service.environments import service as environments
@@ -62,8 +62,9 @@ def _coverage(
 
 def compare(
     session: Session, project_id: str, body: ComparisonCreate, settings: Settings
-) -> ComparisonPublic:
-    """EPIC between rewards `a` and `b` under the requested coverage."""
+) -> dict[str, Any]:
+    """Every registered distance between rewards `a` and `b` under the requested coverage
+    (ComparisonPublic's fields)."""
     mdp = _environment(session, project_id, body.environment, settings)
     if isinstance(mdp, GymnasiumEnvSpec):
         return _compare_sampled(session, project_id, mdp, body, settings)
@@ -83,7 +84,7 @@ def compare(
     ra, rb = (reward_array(r, mdp) for r in concrete)
     visited = weights if isinstance(body.coverage, RolloutsCoverage) else None
     pair = ExactPair(mdp, ra, rb, discount, coverage=weights, visited=visited)
-    return ComparisonPublic(**distances(pair), discount=discount, coverage=coverage_name)
+    return {**distances(pair), "discount": discount, "coverage": coverage_name}
 
 
 def _compare_sampled(
@@ -92,7 +93,7 @@ def _compare_sampled(
     env: GymnasiumEnvSpec,
     body: ComparisonCreate,
     settings: Settings,
-) -> ComparisonPublic:
+) -> dict[str, Any]:
     """Sampled EPIC and DARD (where the dynamics are known) in a gymnasium environment, with
     the visited transitions of a rollout set of that environment as coverage."""
     if not isinstance(body.coverage, RolloutsCoverage):
@@ -122,11 +123,11 @@ def _compare_sampled(
     )
     discount = body.discount if body.discount is not None else DEFAULT_DISCOUNT
     pair = sampled_pair(a, b, ts, discount=discount, sample_next=environment_successors(env.id))
-    return ComparisonPublic(
+    return {
         **distances(pair, np.random.default_rng(0)),
-        discount=discount,
-        coverage=f"rollouts:{row.id}",
-    )
+        "discount": discount,
+        "coverage": f"rollouts:{row.id}",
+    }
 
 
 def _problem(loc: str, message: str) -> Exception:

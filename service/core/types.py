@@ -41,6 +41,5 @@ def distance_fields(*, required: bool) -> dict[str, Any]:
     distance was registered lack it)."""
     default = ... if required else None
     return {
-        d.name: (float | None, Field(default=default, description=d.description))
-        for d in DISTANCES
+        d.name: (float | None, Field(default=default, description=d.description)) for d in DISTANCES
     }

@@ -135,8 +135,8 @@ def create_body(
     try:
         return InferenceCreate(
             rollouts_id=rollouts_id,
-            algorithm=algorithm,  # type: ignore[arg-type]
-            reward_model=reward_model,  # type: ignore[arg-type]
+            algorithm=algorithm,
+            reward_model=reward_model,
             params=params,
             seed=seed,
         )

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
 from fastapi import Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from markupsafe import Markup
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from irl.algorithms import ALGORITHM_NAMES
@@ -248,7 +249,7 @@ def distance_chart(report: DivergencePublic) -> Markup:
     items = [
         charts.Interval(
             "EPIC to training reward",
-            report.metrics.epic,
+            cast(BaseModel, report.metrics).model_dump()["epic"],
             *interval(uncertainty.epic if uncertainty else None),
             threshold=thresholds.far_epic if thresholds else None,
         ),

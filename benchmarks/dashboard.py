@@ -8,7 +8,8 @@ first page, filtered pages, a later page, an inference page and the compare view
 reference in the same run the JSON list `GET /v1/inferences`. Medians and 95th percentiles in
 ms, the ratio of each median to the reference's, and the list queries' plans (EXPLAIN).
 
-    .venv/bin/python -m benchmarks.dashboard [--n 10000] [--repeat 60] [--database-url URL]
+    .venv/bin/python -m benchmarks.dashboard [--n 10000] [--repeat 60] [--trajectories 40]
+        [--database-url URL]
 """
 
 from __future__ import annotations
@@ -42,12 +43,14 @@ TARGET_MS = 150.0
 VERDICTS = ("generalises", "capability_failure", "goal_misgeneralization", "inconclusive")
 
 
-def fill(settings: Settings, client: httpx.Client, n: int, enqueued: list[str]) -> dict[str, Any]:
-    """Rollout sets, one real inference, and n synthetic inference rows."""
+def fill(
+    settings: Settings, client: httpx.Client, n: int, enqueued: list[str], trajectories: int
+) -> dict[str, Any]:
+    """Rollout sets of `trajectories` each, one real inference, and n synthetic inference rows."""
     rollouts = []
     for seed in range(4):
         body = {
-            **expert_rollouts(seed, n=40),
+            **expert_rollouts(seed, n=trajectories),
             "name": f"agent {seed}",
             "tags": {"agent": f"a{seed}"},
         }
@@ -150,6 +153,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=60)
+    parser.add_argument(
+        "--trajectories", type=int, default=40, help="trajectories in each rollout set"
+    )
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="mesascope-bench-"))
@@ -163,7 +169,7 @@ def main() -> None:
 
     with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as client:
         built = time.perf_counter()
-        ids = fill(settings, client, args.n, enqueued)
+        ids = fill(settings, client, args.n, enqueued, args.trajectories)
     if not settings.is_sqlite:
         with engine_for(settings.database_url).begin() as conn:
             conn.execute(text("ANALYZE"))  # what autovacuum does soon after a bulk load

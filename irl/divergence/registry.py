@@ -9,7 +9,7 @@ Adding a distance: write its functions in its own module, then add one `Distance
 `DISTANCES` below (and a row to docs/metrics.md).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,16 +175,23 @@ METRICS: tuple[str, ...] = tuple(distance.name for distance in DISTANCES)
 
 
 def distances(
-    pair: ExactPair | SampledPair, rng: np.random.Generator | None = None
+    pair: ExactPair | SampledPair,
+    rng: np.random.Generator | None = None,
+    *,
+    only: Collection[str] | None = None,
 ) -> dict[str, float | None]:
-    """Every registered distance between the pair's rewards, in registry order; a distance
-    the pair's backend cannot compute is None. Sampled pairs need `rng` (draws are made in
-    registry order, so results are a function of the generator's state)."""
+    """Every registered distance between the pair's rewards (or those named in `only`; the
+    others are None), in registry order; a distance the pair's backend cannot compute is None.
+    Sampled pairs need `rng` (draws are made in registry order, so results are a function of
+    the generator's state)."""
+    wanted = [d for d in DISTANCES if only is None or d.name in only]
     if isinstance(pair, ExactPair):
-        return {d.name: d.exact(pair) for d in DISTANCES}
-    if rng is None:
+        computed = {d.name: d.exact(pair) for d in wanted}
+    elif rng is None:
         raise ValueError("sampled distances need a random generator")
-    return {d.name: None if d.sampled is None else d.sampled(pair, rng) for d in DISTANCES}
+    else:
+        computed = {d.name: None if d.sampled is None else d.sampled(pair, rng) for d in wanted}
+    return {d.name: computed.get(d.name) for d in DISTANCES}
 
 
 def tabular_distances(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -61,13 +62,18 @@ def _coverage(
 
 
 def compare(
-    session: Session, project_id: str, body: ComparisonCreate, settings: Settings
+    session: Session,
+    project_id: str,
+    body: ComparisonCreate,
+    settings: Settings,
+    *,
+    only: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Every registered distance between rewards `a` and `b` under the requested coverage
-    (ComparisonPublic's fields)."""
+    (ComparisonPublic's fields); with `only`, just those distances are computed."""
     mdp = _environment(session, project_id, body.environment, settings)
     if isinstance(mdp, GymnasiumEnvSpec):
-        return _compare_sampled(session, project_id, mdp, body, settings)
+        return _compare_sampled(session, project_id, mdp, body, settings, only)
     weights, coverage_name, ts = _coverage(session, project_id, mdp, body.coverage)
     concrete = [
         rewards.concrete(
@@ -84,7 +90,7 @@ def compare(
     ra, rb = (reward_array(r, mdp) for r in concrete)
     visited = weights if isinstance(body.coverage, RolloutsCoverage) else None
     pair = ExactPair(mdp, ra, rb, discount, coverage=weights, visited=visited)
-    return {**distances(pair), "discount": discount, "coverage": coverage_name}
+    return {**distances(pair, only=only), "discount": discount, "coverage": coverage_name}
 
 
 def _compare_sampled(
@@ -93,6 +99,7 @@ def _compare_sampled(
     env: GymnasiumEnvSpec,
     body: ComparisonCreate,
     settings: Settings,
+    only: Collection[str] | None,
 ) -> dict[str, Any]:
     """Sampled EPIC and DARD (where the dynamics are known) in a gymnasium environment, with
     the visited transitions of a rollout set of that environment as coverage."""
@@ -124,7 +131,7 @@ def _compare_sampled(
     discount = body.discount if body.discount is not None else DEFAULT_DISCOUNT
     pair = sampled_pair(a, b, ts, discount=discount, sample_next=environment_successors(env.id))
     return {
-        **distances(pair, np.random.default_rng(0)),
+        **distances(pair, np.random.default_rng(0), only=only),
         "discount": discount,
         "coverage": f"rollouts:{row.id}",
     }

@@ -130,7 +130,7 @@ def _pairwise(
 def _epic(session: Session, project_id: str, body: ComparisonCreate, settings: Settings) -> str:
     """One EPIC distance, formatted for the table."""
     try:
-        epic = comparisons.compare(session, project_id, body, settings)["epic"]
+        epic = comparisons.compare(session, project_id, body, settings, only=("epic",))["epic"]
     except DomainError:
         return "not comparable"
     return "—" if epic is None or math.isnan(epic) else f"{epic:.3f}"

@@ -82,7 +82,8 @@ class Distance:
 
     name: str
     label: str
-    """How a page names it next to a value, e.g. "EPIC distance"."""
+    """How a page names it next to a value, with `{reference}` (the reward `a`) and `{other}`
+    (`b`) to fill in, e.g. "EPIC distance to {reference}"."""
     description: str
     """One sentence for the API schema and docs."""
     exact: ExactFn
@@ -136,7 +137,7 @@ def _sampled_pearson(pair: SampledPair, rng: np.random.Generator) -> float:
 DISTANCES: tuple[Distance, ...] = (
     Distance(
         "epic",
-        "EPIC distance",
+        "EPIC distance to {reference}",
         "Pearson distance of EPIC-canonicalised rewards: 0 for rewards equal up to potential "
         "shaping and positive scaling, 1 for negated ones.",
         _epic,
@@ -144,7 +145,7 @@ DISTANCES: tuple[Distance, ...] = (
     ),
     Distance(
         "dard",
-        "DARD distance",
+        "DARD distance to {reference}",
         "Like EPIC, but canonicalised with the environment's dynamics, so rewards are only "
         "queried on feasible transitions.",
         _dard,
@@ -152,20 +153,20 @@ DISTANCES: tuple[Distance, ...] = (
     ),
     Distance(
         "starc",
-        "STARC distance",
+        "STARC distance to {reference}",
         "Distance of value-adjusted, normalised rewards; bounds worst-case regret.",
         _starc,
     ),
     Distance(
         "pearson",
-        "Pearson distance on the visited transitions",
+        "Pearson distance on the visited transitions, to {reference}",
         "Of the raw rewards on the visited transitions (not invariant to shaping).",
         _pearson,
         _sampled_pearson,
     ),
     Distance(
         "regret",
-        "Regret",
+        "Regret under {reference} of optimising {other}",
         "Regret under `a` of the policy optimal for `b`, as a share of (optimal - uniform "
         "random) return; null when every policy is equally good under `a`.",
         _regret,

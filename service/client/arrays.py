@@ -93,6 +93,18 @@ def _field(item: Any, *names: str) -> Any:
     return None
 
 
+def _check_lengths(index: int, obs: np.ndarray, acts: np.ndarray, rews: Any) -> None:
+    """Refuse a trajectory whose parts disagree, in the API's words, before it is flattened
+    (flattened, one short `acts` would shift every later trajectory)."""
+    where = f"trajectories[{index}]"
+    if obs.ndim == 0 or acts.ndim == 0:
+        raise ValueError(f"{where}: obs and acts must be sequences")
+    if len(obs) != len(acts) + 1:
+        raise ValueError(f"{where}.acts: length {len(acts)}, expected len(obs)-1 = {len(obs) - 1}")
+    if rews is not None and len(rews) != len(acts):
+        raise ValueError(f"{where}.rews: length {len(rews)}, expected len(acts) = {len(acts)}")
+
+
 def to_arrays(trajectories: Any) -> TrajectoryArrays:
     """Flatten imitation Trajectory(WithRew)s, Minari EpisodeData, API dicts, or arrays."""
     if isinstance(trajectories, TrajectoryArrays):
@@ -109,11 +121,12 @@ def to_arrays(trajectories: Any) -> TrajectoryArrays:
     if not items:
         raise ValueError("no trajectories given")
     obs, acts, rews, lengths, terminal = [], [], [], [], []
-    for item in items:
+    for i, item in enumerate(items):
         o = np.asarray(_field(item, "obs", "observations"))
         a = np.asarray(_field(item, "acts", "actions"))
         r = _field(item, "rews", "rewards")
         end = _field(item, "terminal", "terminations")
+        _check_lengths(i, o, a, r)
         obs.append(o)
         acts.append(a)
         rews.append(None if r is None else np.asarray(r, dtype=np.float64))

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
+from rich.console import Console
 
 from service.client.arguments import (
     coverage_ref,
@@ -20,86 +23,145 @@ from service.client.arguments import (
     reward_spec,
 )
 from service.client.arrays import TrajectoryArrays
-from service.client.formats import load_trajectories
+from service.client.formats import load_trajectories, upload_fields
 from service.client.http import MesascopeClient, MesascopeError
 
 app = typer.Typer()
 
 T = TypeVar("T")
+R = TypeVar("R")
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the full JSON response.")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the full JSON response.", metavar="")
+]
 TrainingRewardOption = Annotated[str | None, typer.Option(help="Reward spec JSON or file.")]
 NameOption = Annotated[str | None, typer.Option(help="Name of the rollout set.")]
 SplitOption = Annotated[str | None, typer.Option(help="train or test.")]
 TagsOption = Annotated[list[str] | None, typer.Option(help="key=value, repeatable.")]
 
 
-def _emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
-    """JSON for scripts, or a human-readable rendering."""
+def _emit(
+    data: Any,
+    as_json: bool,
+    human: Callable[[Console], None] | None = None,
+    plain: Sequence[str] = (),
+) -> None:
+    """Print a command's result for people and for scripts.
+
+    `--json`: the full JSON on stdout. Otherwise the human view (a table) goes to stdout on a
+    terminal; when stdout is piped it goes to stderr, and stdout gets only `plain` (ids, a
+    status), one per line, so `X=$(mesascope ...)` captures just that.
+    """
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))
-    else:
-        human()
+        return
+    terminal = sys.stdout.isatty()
+    if human is not None:
+        human(Console() if terminal else Console(stderr=True))
+    if human is None or not terminal:
+        for line in plain:
+            typer.echo(line)
 
 
 def _call(action: Callable[[], T]) -> T:
-    """Run a client call; print the server's problem details and exit 1 on error."""
+    """Run a client call; print what went wrong in a few lines (never a traceback) and exit
+    1 for an error response or an unreachable server, 2 for a bad argument."""
     try:
         return action()
     except MesascopeError as exc:
-        typer.echo(str(exc), err=True)
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except httpx.TransportError as exc:
+        url = exc.request.url if _has_request(exc) else "the server"
+        typer.echo(
+            f"error: cannot reach mesascope at {url} ({type(exc).__name__}: {exc}). Is "
+            "`mesascope serve` running, and MESASCOPE_URL set to its address?",
+            err=True,
+        )
         raise typer.Exit(1) from exc
     except (ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
 
-def _read(path: Path, reader: Callable[[Path], TrajectoryArrays]) -> TrajectoryArrays:
+def _has_request(exc: httpx.TransportError) -> bool:
+    """Whether httpx attached the failed request to the error."""
+    try:
+        exc.request  # noqa: B018
+    except RuntimeError:
+        return False
+    return True
+
+
+def _read(path: Path, reader: Callable[[Path], R]) -> R:
     """Read the user's file; any failure is reported in a line, not a traceback."""
     try:
         return reader(path)
     except Exception as exc:
-        typer.echo(f"error: cannot read {path}: {type(exc).__name__}: {exc}", err=True)
+        typer.echo(f"error: cannot read {path}: {exc}", err=True)
         raise typer.Exit(2) from exc
 
 
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    from rich.console import Console
+def _cell(value: Any) -> str:
+    """A table cell: floats to 3 significant digits, nothing for None."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _listed(stamp: str | None) -> str | None:
+    """An ISO timestamp to the minute ("2026-11-30 19:52")."""
+    return None if stamp is None else stamp[:16].replace("T", " ")
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Callable[[Console], None]:
+    """A table to print; the first column (ids) is never wrapped or cut."""
     from rich.table import Table
 
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
-    Console().print(table)
+    def show(console: Console) -> None:
+        table = Table(title=title)
+        for i, column in enumerate(columns):
+            table.add_column(column, no_wrap=i == 0, overflow="fold")
+        for row in rows:
+            table.add_row(*[_cell(v) for v in row])
+        console.print(table)
+
+    return show
 
 
 def _upload(
     arrays: TrajectoryArrays,
     env: str,
     name: str,
-    training_reward: str | None,
+    training_reward: str | dict[str, Any] | None,
     split: str | None,
-    tags: list[str],
+    tags: dict[str, str],
     as_json: bool,
 ) -> None:
+    """Upload with a progress bar on stderr; the new id alone on stdout."""
     from rich.progress import Progress
 
-    with MesascopeClient() as client, Progress(transient=True, disable=as_json) as bar:
+    progress = Progress(transient=True, disable=as_json, console=Console(stderr=True))
+    with MesascopeClient() as client, progress as bar:
         task = bar.add_task("uploading", total=arrays.n_transitions)
         result = _call(
             lambda: client.upload_rollouts(
                 arrays,
                 environment=environment_ref(env),
                 name=name,
-                training_reward=reward_spec(training_reward) if training_reward else None,
+                training_reward=(
+                    reward_spec(training_reward)
+                    if isinstance(training_reward, str)
+                    else training_reward
+                ),
                 split=split,
-                tags=parse_tags(tags),
+                tags=tags,
                 on_progress=lambda sent, total: bar.update(task, completed=sent),
             )
         )
-    _emit(result, as_json, lambda: typer.echo(result["id"]))
+    _emit(result, as_json, plain=[result["id"]])
 
 
 @app.command()
@@ -112,9 +174,21 @@ def upload(
     tag: TagsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Upload trajectories from a file; prints the new rollouts id."""
+    """Upload trajectories from a file; prints the new rollouts id.
+
+    A JSON rollouts file (an API request body) also gives the set's name, split, tags and
+    training reward; the options override them."""
     arrays = _read(path, load_trajectories)
-    _upload(arrays, env, name or path.stem, training_reward, split, tag or [], as_json)
+    fields = _read(path, upload_fields)
+    _upload(
+        arrays,
+        env,
+        name or fields.get("name") or path.stem,
+        training_reward or fields.get("training_reward"),
+        split or fields.get("split"),
+        {**fields.get("tags", {}), **_call(lambda: parse_tags(tag or []))},
+        as_json,
+    )
 
 
 @app.command()
@@ -135,7 +209,13 @@ def rollout(
 
     arrays = _read(policy, lambda p: record_episodes(p, env, episodes, algo=algo, seed=seed))
     _upload(
-        arrays, env, name or f"{policy.stem} on {env}", training_reward, split, tag or [], as_json
+        arrays,
+        env,
+        name or f"{policy.stem} on {env}",
+        training_reward,
+        split,
+        _call(lambda: parse_tags(tag or [])),
+        as_json,
     )
 
 
@@ -146,7 +226,9 @@ def infer(
     reward_model: Annotated[str, typer.Option(help="linear, tabular or mlp.")] = "linear",
     param: Annotated[list[str] | None, typer.Option(help="key=value (JSON value).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    wait_for: Annotated[bool, typer.Option("--wait", help="Wait for it to finish.")] = False,
+    wait_for: Annotated[
+        bool, typer.Option("--wait", help="Wait for it to finish.", metavar="")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Start an inference; prints its id (or waits and prints the result with --wait)."""
@@ -163,10 +245,10 @@ def infer(
     if wait_for:
         wait(job["id"], timeout=None, as_json=as_json)
         return
-    _emit(job, as_json, lambda: typer.echo(job["id"]))
+    _emit(job, as_json, plain=[job["id"]])
 
 
-def _show_inference(job: dict[str, Any]) -> None:
+def _show_inference(job: dict[str, Any]) -> Callable[[Console], None]:
     rows = [
         ["status", job["status"]],
         ["progress", f"{job['progress']:.0%}"],
@@ -179,8 +261,8 @@ def _show_inference(job: dict[str, Any]) -> None:
     for feature, weight in sorted(
         (reward.get("feature_weights") or {}).items(), key=lambda kv: -abs(kv[1])
     ):
-        rows.append([f"weight: {feature}", f"{weight:.3f}"])
-    _table(job["id"], ["field", "value"], [r for r in rows if r[1] is not None])
+        rows.append([f"weight: {feature}", weight])
+    return _table(job["id"], ["field", "value"], [r for r in rows if r[1] is not None])
 
 
 @app.command()
@@ -188,7 +270,7 @@ def status(inference_id: str, as_json: JsonOption = False) -> None:
     """Show an inference's status, progress and result."""
     with MesascopeClient() as client:
         job = _call(lambda: client.get_inference(inference_id))
-    _emit(job, as_json, lambda: _show_inference(job))
+    _emit(job, as_json, _show_inference(job), plain=[job["status"]])
 
 
 @app.command()
@@ -200,14 +282,15 @@ def wait(
     """Wait for an inference to finish, with a progress bar; exit 1 unless it succeeded."""
     from rich.progress import Progress
 
-    with MesascopeClient() as client, Progress(transient=True, disable=as_json) as bar:
+    progress = Progress(transient=True, disable=as_json, console=Console(stderr=True))
+    with MesascopeClient() as client, progress as bar:
         task = bar.add_task(inference_id, total=1.0)
 
         def update(job: dict[str, Any]) -> None:
             bar.update(task, completed=job["progress"], description=f"{job['status']}")
 
         job = _call(lambda: client.wait(inference_id, timeout=timeout, on_update=update))
-    _emit(job, as_json, lambda: _show_inference(job))
+    _emit(job, as_json, _show_inference(job), plain=[job["status"]])
     if job["status"] != "succeeded":
         raise typer.Exit(1)
 
@@ -224,13 +307,13 @@ def divergence(
     with MesascopeClient() as client:
         report = _call(lambda: client.divergence(inference_id, divergence_target(against)))
 
-    def human() -> None:
-        metrics = [[k, f"{v:.3f}"] for k, v in report["metrics"].items() if v is not None]
-        returns = [[k, f"{v:.3f}"] for k, v in report["returns"].items() if v is not None]
-        _table(f"{report['verdict']}", ["measure", "value"], metrics + returns)
-        typer.echo(report["explanation"])
+    def human(console: Console) -> None:
+        metrics = [[k, v] for k, v in report["metrics"].items() if v is not None]
+        returns = [[k, v] for k, v in report["returns"].items() if v is not None]
+        _table(report["verdict"], ["measure", "value"], metrics + returns)(console)
+        console.print(report["explanation"], markup=False, highlight=False)
 
-    _emit(report, as_json, human)
+    _emit(report, as_json, human, plain=[report["verdict"]])
 
 
 @app.command()
@@ -257,15 +340,9 @@ def compare(
                 coverage=coverage_ref(coverage),
             )
         )
-    _emit(
-        result,
-        as_json,
-        lambda: _table(
-            "distances",
-            ["metric", "value"],
-            [[k, "n/a" if v is None else f"{v:.4f}"] for k, v in result.items()],
-        ),
-    )
+    rows = [[k, "n/a" if v is None else v] for k, v in result.items()]
+    epic = result.get("epic")
+    _emit(result, as_json, _table("distances", ["measure", "value"], rows), plain=[_cell(epic)])
 
 
 @app.command(name="ls")
@@ -297,8 +374,8 @@ def list_items(
         "rollouts": ["id", "name", "split", "n_trajectories", "n_transitions", "created_at"],
         "environments": ["id", "name", "kind", "n_states", "n_actions", "created_at"],
     }[what]
-    _emit(
-        items,
-        as_json,
-        lambda: _table(what, columns, [[item.get(c) for c in columns] for item in items]),
-    )
+    rows = [
+        [_listed(item.get(c)) if c == "created_at" else item.get(c) for c in columns]
+        for item in items
+    ]
+    _emit(items, as_json, _table(what, columns, rows), plain=[item["id"] for item in items])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,21 @@ def load_trajectories(path: Path) -> TrajectoryArrays:
         items = data["trajectories"] if isinstance(data, dict) else data
         return to_arrays(items)
     raise ValueError(f"{path}: expected a dataset directory, an .npz or a .json file")
+
+
+UPLOAD_FIELDS = ("name", "split", "tags", "training_reward")
+"""Fields of a JSON rollouts file (the API's body) that `mesascope upload` sends along."""
+
+
+def upload_fields(path: Path) -> dict[str, Any]:
+    """The rollout set's name, split, tags and training reward written in a JSON rollouts file
+    (an API request body); nothing for other formats."""
+    if path.is_dir() or path.suffix != ".json":
+        return {}
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        return {}
+    return {key: data[key] for key in UPLOAD_FIELDS if data.get(key) is not None}
 
 
 def _minari_dataset(path: Path) -> TrajectoryArrays:

@@ -38,8 +38,11 @@ class MesascopeError(Exception):
         self.status = status
         self.problem = dict(problem)
         self.errors: list[dict[str, str]] = list(problem.get("errors") or [])
-        lines = [f"{status} {problem.get('title', '')}: {problem.get('detail', '')}"]
-        lines += [f"  {e.get('loc')}: {e.get('msg')}" for e in self.errors[:10]]
+        title = f"{status} {problem.get('title', '')}"
+        if self.errors:  # the detail repeats the first error: list them instead
+            lines = [title] + [f"  {e.get('loc')}: {e.get('msg')}" for e in self.errors[:10]]
+        else:
+            lines = [f"{title}: {problem.get('detail', '')}"]
         super().__init__("\n".join(lines))
 
 

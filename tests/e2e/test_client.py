@@ -175,8 +175,16 @@ def test_cli_infer_wait_divergence_ls(server: Server, tmp_path: Path) -> None:
     assert report["verdict"] in {"generalises", "inconclusive"}
     listed = json.loads(server.cli("ls", "inferences", "--json"))
     assert job["id"] in [item["id"] for item in listed]
-    human = server.cli("status", job["id"])
-    assert "succeeded" in human and "weight: door" in human
+    env = mesascope_env(server.data_dir, url=server.url, api_key=server.key)
+    human = subprocess.run(
+        [sys.executable, "-m", "service", "status", job["id"]],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    assert human.stdout.strip() == "succeeded"  # piped: the status alone on stdout
+    assert "weight: door" in human.stderr  # and the table on stderr
 
 
 def test_rollout_of_a_local_ppo_policy(server: Server, tmp_path: Path) -> None:

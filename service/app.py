@@ -14,6 +14,7 @@ from service.core.settings import Settings, get_settings
 from service.dashboard.router import install as install_dashboard
 from service.environments.router import router as environments_router
 from service.inferences.router import router as inferences_router
+from service.ops.apidocs import install as install_api_docs
 from service.ops.router import router as ops_router
 from service.rollouts.router import is_bulk_upload
 from service.rollouts.router import router as rollouts_router
@@ -54,6 +55,8 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         generate_unique_id_function=route_id,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings or get_settings()
     app.state.enqueue = enqueue or _default_enqueue
@@ -68,6 +71,7 @@ def create_app(
     ):
         app.include_router(router)
     install_dashboard(app)
+    install_api_docs(app)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=app.state.settings.max_body_bytes,

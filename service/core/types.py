@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -25,11 +26,21 @@ Text = Annotated[str, AfterValidator(no_nul)]
 Name = Annotated[Text, Field(min_length=1, max_length=200)]
 """A display name."""
 
-ResourceId = Annotated[str, Field(pattern=ID_PATTERN, max_length=40)]
+def valid_id(value: str) -> str:
+    """Refuse text that is not an id as this API issues them, saying what one looks like."""
+    if not re.fullmatch(ID_PATTERN, value):
+        raise ValueError("not a valid id: ids look like `ro_9b85a81dc1b307cb57bae9fa`")
+    return value
+
+
+ResourceId = Annotated[
+    str, Field(max_length=40, json_schema_extra={"pattern": ID_PATTERN}), AfterValidator(valid_id)
+]
 """An id as this API issues them (`ro_...`, `inf_...`)."""
 
-IdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=40)]
-"""A resource id in a path."""
+IdPath = Annotated[str, Path(max_length=200), AfterValidator(no_nul)]
+"""A resource id in a path: anything that is not one of the project's ids is a 404 (not found
+or not a valid id), not a pattern error."""
 
 IdQuery = Annotated[str | None, Query(pattern=ID_PATTERN, max_length=40)]
 """An optional resource id filter."""

@@ -63,3 +63,18 @@ async def test_malformed_json_names_the_body(client: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == "body"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/inferences/not-an-id",
+        "/v1/rollouts/RO_12",
+        "/v1/environments/x",
+        "/v1/inferences/x/reward",
+    ],
+)
+async def test_a_malformed_id_is_not_found(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 404, response.text
+    assert "not found" in response.json()["detail"]

@@ -212,9 +212,11 @@ class MesascopeClient:
         }
         return dict(self._request("POST", "/v1/inferences", json=body))
 
-    def get_inference(self, inference_id: str) -> Json:
-        """One inference: status, progress, reward and verdict."""
-        return dict(self._request("GET", f"/v1/inferences/{inference_id}"))
+    def get_inference(self, inference_id: str, *, curve: bool = False) -> Json:
+        """One inference: status, progress, log, reward and verdict (and its training curve
+        with `curve=True`)."""
+        params = {"curve": "true"} if curve else None
+        return dict(self._request("GET", f"/v1/inferences/{inference_id}", params=params))
 
     def list_inferences(self, *, limit: int = 50, **filters: str | None) -> Iterator[Json]:
         """Inferences, newest first; filters: status, algorithm, verdict, environment_id,

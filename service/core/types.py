@@ -26,6 +26,7 @@ Text = Annotated[str, AfterValidator(no_nul)]
 Name = Annotated[Text, Field(min_length=1, max_length=200)]
 """A display name."""
 
+
 def valid_id(value: str) -> str:
     """Refuse text that is not an id as this API issues them, saying what one looks like."""
     if not re.fullmatch(ID_PATTERN, value):

@@ -29,8 +29,9 @@ router = APIRouter(
 )
 
 
-def _detail(uow: UowDep, row: Any) -> InferenceDetail:
-    return service.to_detail(row, repository.rewards_for(uow.session, [row.id]).get(row.id))
+def _detail(uow: UowDep, row: Any, *, curve: bool = False) -> InferenceDetail:
+    reward = repository.rewards_for(uow.session, [row.id]).get(row.id)
+    return service.to_detail(row, reward, curve=curve)
 
 
 @router.post("", status_code=202, response_model=InferencePublic, responses=problem_responses(413))
@@ -71,9 +72,17 @@ def list_inferences(
 
 
 @router.get("/{inference_id}", response_model=InferenceDetail, responses=problem_responses(404))
-def get_inference(inference_id: IdPath, key: CurrentKey, uow: UowDep) -> InferenceDetail:
-    """One inference: status, progress, and once succeeded its reward and verdict."""
-    return _detail(uow, service.get_row(uow.session, key.project_id, inference_id))
+def get_inference(
+    inference_id: IdPath,
+    key: CurrentKey,
+    uow: UowDep,
+    curve: Annotated[
+        bool, Query(description="Include the training curve (long; polling does not need it).")
+    ] = False,
+) -> InferenceDetail:
+    """One inference: status, progress, its log, and once succeeded its reward and verdict."""
+    row = service.get_row(uow.session, key.project_id, inference_id)
+    return _detail(uow, row, curve=curve)
 
 
 @router.post(

@@ -79,7 +79,9 @@ class InferenceDetail(InferencePublic):
     """One inference with its training curve and job log."""
 
     curve: list[dict[str, float]] | None = Field(
-        default=None, description="Per logged iteration: occupancy gap, gradient norm, ..."
+        default=None,
+        description="Per logged iteration: occupancy gap, gradient norm, ... (with "
+        "`?curve=true` only).",
     )
     log: list[str] | None = Field(default=None, description="What the worker did, in order.")
 

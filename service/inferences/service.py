@@ -226,9 +226,13 @@ def to_public(row: Inference, reward_spec: Mapping[str, Any] | None = None) -> I
     return InferencePublic(**_public_fields(row, reward_spec))
 
 
-def to_detail(row: Inference, reward_spec: Mapping[str, Any] | None = None) -> InferenceDetail:
-    """The API view of one inference, with its curve and log."""
-    return InferenceDetail(**_public_fields(row, reward_spec), curve=row.curve, log=row.log)
+def to_detail(
+    row: Inference, reward_spec: Mapping[str, Any] | None = None, *, curve: bool = False
+) -> InferenceDetail:
+    """The API view of one inference, with its log and, if asked for, its training curve."""
+    return InferenceDetail(
+        **_public_fields(row, reward_spec), curve=row.curve if curve else None, log=row.log
+    )
 
 
 def _public_fields(row: Inference, reward_spec: Mapping[str, Any] | None) -> dict[str, Any]:

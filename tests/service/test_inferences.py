@@ -190,3 +190,14 @@ async def test_mce_irl_refuses_short_non_terminal_trajectories(client: httpx.Asy
     assert response.status_code == 422, response.text
     index = len(body["trajectories"]) - 1
     assert [e["loc"] for e in response.json()["errors"]] == [f"rollouts_id[{index}].acts"]
+
+
+async def test_the_training_curve_only_when_asked_for(
+    client: httpx.AsyncClient, queue: Queue
+) -> None:
+    job = await _infer(client, await _rollouts(client))
+    assert queue.drain() == ["succeeded"]
+    polled = (await client.get(f"/v1/inferences/{job['id']}")).json()
+    assert polled["curve"] is None and polled["log"]
+    full = (await client.get(f"/v1/inferences/{job['id']}", params={"curve": "true"})).json()
+    assert full["curve"] and {"iteration", "grad_norm"} <= set(full["curve"][-1])

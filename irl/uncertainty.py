@@ -58,7 +58,9 @@ class Bootstrap:
         defined = np.array([v for v in values if v is not None], dtype=np.float64)
         if defined.size == 0:
             return None
-        lo, hi = np.quantile(defined, self.interval)
+        # Order statistics, not interpolation: between a p-value of 1e-60 and one of 1 a linear
+        # interpolation invents values (0.05) that no resample had.
+        lo, hi = np.quantile(defined, self.interval, method="inverted_cdf")
         return float(lo), float(hi)
 
     def disagreement(self, verdict: Verdict) -> float:

@@ -37,6 +37,12 @@ MAX_EXACT_ENTRIES = 50_000_000
 """Largest S*A*S for which exact distances are computed (dense float64: 400 MB)."""
 
 
+EXACT_COVERAGE = (
+    "EPIC and STARC: uniform over (s, a, s'); DARD: the feasible transitions; Pearson: the "
+    "visited transitions (POST /v1/comparisons with another `coverage` gives other values)"
+)
+
+
 def reward_parameters(reward_model: str, mdp: TabularMDP) -> int:
     """Free parameters of a fitted reward model (the likelihood-ratio test's degrees of
     freedom): one per feature for `linear`, one per state otherwise."""
@@ -174,6 +180,7 @@ def exact_report(
         ),
         thresholds=thresholds,
         uncertainty=uncertainty,
+        distance_coverage=EXACT_COVERAGE,
     )
 
 

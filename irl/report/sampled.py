@@ -80,6 +80,7 @@ def sampled_report(
             "only. Upload the rollouts with a tabular view of the environment (e.g. the maze "
             "suite's) for a verdict."
         ),
+        distance_coverage="sampled from the rollouts' visited transitions (see `coverage`)",
         coverage=Coverage(
             transitions=min(n, MAX_COVERAGE) if epic is not None else 0,
             canonical_samples=N_CANONICAL if epic is not None else 0,

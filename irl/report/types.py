@@ -67,6 +67,8 @@ class Report:
     thresholds: Thresholds | None = None
     uncertainty: Uncertainty | None = None
     coverage: Coverage | None = None
+    distance_coverage: str | None = None
+    """Over which transitions the distances were measured (their values depend on it)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (tuples as lists)."""

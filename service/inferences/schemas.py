@@ -185,6 +185,9 @@ class DivergencePublic(BaseModel):
     thresholds: ThresholdsPublic | None = None
     uncertainty: UncertaintyPublic | None
     coverage: CoveragePublic | None = None
+    distance_coverage: str | None = Field(
+        default=None, description="Over which transitions the distances were measured."
+    )
     identifiability: dict[str, Any] | None = Field(
         default=None, description="Features the rollouts cannot tell apart."
     )

@@ -68,8 +68,8 @@ def list_keys(session: Session, project_id: str | None) -> list[tuple[ApiKey, st
     query = select(ApiKey, Project.name).join(Project, Project.id == ApiKey.project_id)
     if project_id is not None:
         query = query.where(ApiKey.project_id == project_id)
-    rows = session.execute(query.order_by(ApiKey.created_at, ApiKey.id)).tuples()
-    return list(rows)
+    rows = session.execute(query.order_by(ApiKey.created_at, ApiKey.id))
+    return [(key, name) for key, name in rows]
 
 
 def revoke_key(session: Session, key_id: str, project_id: str | None, now: datetime) -> bool:

@@ -21,26 +21,42 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 WRITE_OPTION = "mesascope_write"
 """Execution option marking a connection whose transactions write (SQLite: `BEGIN IMMEDIATE`)."""
-SQLITE_BUSY_SECONDS = 30.0
-DEFAULT_POOL_SIZE = 34
-DEFAULT_POOL_TIMEOUT = 1.0
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL mode, a busy timeout and foreign keys for every SQLite connection."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+@dataclass(frozen=True)
+class PoolConfig:
+    """Connections per process, the wait for one, and SQLite's wait for its write lock."""
+
+    size: int = 34
+    timeout: float = 1.0
+    sqlite_busy: float = 30.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> PoolConfig:
+        """The pool the settings ask for."""
+        return cls(
+            settings.pool_size, settings.db_pool_timeout_seconds, settings.sqlite_busy_seconds
+        )
+
+
+def _sqlite_pragmas(busy_seconds: float) -> Callable[[Any, Any], None]:
+    def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        """WAL mode, a busy timeout and foreign keys for every SQLite connection."""
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return set_pragmas
 
 
 class Saturated(Exception):
     """No database connection (or SQLite write slot) became free in time: answer 503."""
 
 
-def _serialise_sqlite_writes(engine: Engine) -> None:
+def _serialise_sqlite_writes(engine: Engine, busy_seconds: float) -> None:
     """One writer per process at a time, and writers start with `BEGIN IMMEDIATE`.
 
     SQLite allows one writer. A deferred transaction that reads and then writes fails at once
@@ -54,7 +70,7 @@ def _serialise_sqlite_writes(engine: Engine) -> None:
     def begin(conn: Connection) -> None:
         if not conn.get_execution_options().get(WRITE_OPTION):
             return
-        if not slot.acquire(timeout=SQLITE_BUSY_SECONDS):
+        if not slot.acquire(timeout=busy_seconds):
             raise Saturated("timed out waiting for the SQLite write slot")
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -72,68 +88,53 @@ def _serialise_sqlite_writes(engine: Engine) -> None:
     event.listen(engine, "rollback", end)
 
 
-def make_engine(
-    database_url: str,
-    *,
-    pool_size: int = DEFAULT_POOL_SIZE,
-    pool_timeout: float = DEFAULT_POOL_TIMEOUT,
-) -> Engine:
-    """Create an engine whose pool holds `pool_size` connections and waits `pool_timeout` s.
+def make_engine(database_url: str, pool: PoolConfig | None = None) -> Engine:
+    """Create an engine whose pool holds `pool.size` connections and waits `pool.timeout` s.
 
     The pool matches the serving threads (settings.pool_size), so a thread never waits for a
     connection unless the process is saturated, and then only briefly: the API answers 503.
     SQLite gets WAL pragmas, its directory created, and serialised writers.
     """
-    pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout}
+    pool = pool or PoolConfig()
+    sizes = {"pool_size": pool.size, "max_overflow": 0, "pool_timeout": pool.timeout}
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             database_url,
-            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
-            **pool,
+            connect_args={"check_same_thread": False, "timeout": pool.sqlite_busy},
+            **sizes,
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        _serialise_sqlite_writes(engine)
+        event.listen(engine, "connect", _sqlite_pragmas(pool.sqlite_busy))
+        _serialise_sqlite_writes(engine, pool.sqlite_busy)
         return engine
-    return create_engine(database_url, pool_pre_ping=True, **pool)
+    return create_engine(database_url, pool_pre_ping=True, **sizes)
 
 
 @functools.cache
-def _engine(database_url: str, pid: int, pool_size: int, pool_timeout: float) -> Engine:
+def _engine(database_url: str, pid: int, pool: PoolConfig) -> Engine:
     """One engine per database URL, pool shape and process (pools must not cross a fork)."""
-    return make_engine(database_url, pool_size=pool_size, pool_timeout=pool_timeout)
+    return make_engine(database_url, pool)
 
 
-def engine_for(
-    database_url: str,
-    *,
-    pool_size: int = DEFAULT_POOL_SIZE,
-    pool_timeout: float = DEFAULT_POOL_TIMEOUT,
-) -> Engine:
+def engine_for(database_url: str, pool: PoolConfig | None = None) -> Engine:
     """This process's engine for the URL."""
-    return _engine(database_url, os.getpid(), pool_size, pool_timeout)
+    return _engine(database_url, os.getpid(), pool or PoolConfig())
 
 
 @functools.cache
 def _session_factory(
-    database_url: str, pid: int, pool_size: int, pool_timeout: float, write: bool
+    database_url: str, pid: int, pool: PoolConfig, write: bool
 ) -> sessionmaker[Session]:
-    engine = _engine(database_url, pid, pool_size, pool_timeout)
+    engine = _engine(database_url, pid, pool)
     bind = engine.execution_options(**{WRITE_OPTION: True}) if write else engine
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 
 def session_factory(settings: Settings, *, write: bool = False) -> sessionmaker[Session]:
     """This process's session factory for the settings' database (write: serialised writer)."""
-    return _session_factory(
-        settings.database_url,
-        os.getpid(),
-        settings.pool_size,
-        settings.db_pool_timeout_seconds,
-        write,
-    )
+    return _session_factory(settings.database_url, os.getpid(), PoolConfig.of(settings), write)
 
 
 @dataclass

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     max_in_flight: int | None = Field(
         default=None, ge=1, description="Requests served at once before 503 (default: 4 x threads)."
     )
+    sqlite_busy_seconds: float = Field(
+        default=30.0, gt=0, description="SQLite: wait this long for another writer to finish."
+    )
     retry_after_seconds: int = Field(default=1, ge=1, le=3600)
     session_secret: SecretStr | None = Field(
         default=None, description="Signs dashboard sessions; else a key file in data_dir."

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from service.auth.gate import OPEN_PATHS, AuthGate
+from service.auth.router import router as keys_router
 from service.comparisons.router import router as comparisons_router
 from service.core.errors import install_error_handlers
-from service.core.middleware import BodySizeLimit, RequestMetrics
+from service.core.middleware import Admission, BodySizeLimit, RequestContext, RequestMetrics
 from service.core.settings import Settings, get_settings
 from service.dashboard.router import install as install_dashboard
 from service.environments.router import router as environments_router
@@ -43,6 +47,28 @@ def _default_queue_check() -> None:
     huey.pending_count()
 
 
+OPEN_FORM_BYTES = 16 * 1024
+"""Largest body accepted without a key (the login form)."""
+
+
+def body_limit(settings: Settings) -> Callable[[str], int]:
+    """Each path's body limit: small for unauthenticated forms, large for binary uploads."""
+
+    def limit_for(path: str) -> int:
+        if path in OPEN_PATHS:
+            return OPEN_FORM_BYTES
+        return settings.max_bulk_bytes if is_bulk_upload(path) else settings.max_body_bytes
+
+    return limit_for
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Serve sync routes with `settings.threads` threads (the database pool is sized to match)."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.settings.threads
+    yield
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -57,6 +83,7 @@ def create_app(
         generate_unique_id_function=route_id,
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings or get_settings()
     app.state.enqueue = enqueue or _default_enqueue
@@ -68,15 +95,18 @@ def create_app(
         rollouts_router,
         inferences_router,
         comparisons_router,
+        keys_router,
     ):
         app.include_router(router)
     install_dashboard(app)
     install_api_docs(app)
+    settings = app.state.settings
+    # Outermost last: metrics, request id / logs / 500s, admission, body size, auth gate.
+    app.add_middleware(AuthGate, settings=settings)
+    app.add_middleware(BodySizeLimit, limit_for=body_limit(settings))
     app.add_middleware(
-        BodySizeLimit,
-        max_bytes=app.state.settings.max_body_bytes,
-        bulk_bytes=app.state.settings.max_bulk_bytes,
-        is_bulk=is_bulk_upload,
+        Admission, limit=settings.in_flight_limit, retry_after=settings.retry_after_seconds
     )
+    app.add_middleware(RequestContext, retry_after=settings.retry_after_seconds)
     app.add_middleware(RequestMetrics)
     return app

@@ -43,6 +43,9 @@ def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")],
     project: Annotated[str, typer.Option(help="The project the key belongs to.")] = "default",
     admin: Annotated[bool, typer.Option(help="An admin key.")] = False,
+    expires_in_days: Annotated[
+        float | None, typer.Option(min=0.0, help="Stop accepting the key after this many days.")
+    ] = None,
 ) -> None:
     """Create an API key and print it alone on stdout."""
     from service.auth.service import create_key
@@ -51,8 +54,47 @@ def keys_create(
 
     _migrate()
     with unit_of_work(get_settings()) as uow:
-        key = create_key(uow.session, name=name, project=project, admin=admin)
+        key = create_key(
+            uow.session, name=name, project=project, admin=admin, expires_in_days=expires_in_days
+        )
     typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(
+    project: Annotated[
+        str | None, typer.Option(help="Only this project's keys (default: every project).")
+    ] = None,
+) -> None:
+    """List keys (id, project, name, admin, created, expires, revoked); never their secrets."""
+    from service.auth.service import list_keys
+    from service.core.db import unit_of_work
+    from service.core.settings import get_settings
+
+    _migrate()
+    with unit_of_work(get_settings()) as uow:
+        keys = [k for k in list_keys(uow.session, None) if project in (None, k.project)]
+    typer.echo("id\tproject\tname\tadmin\tcreated\texpires\trevoked")
+    for k in keys:
+        cells = (k.id, k.project, k.name, "admin" if k.is_admin else "-", k.created_at)
+        ends = (k.expires_at or "-", k.revoked_at or "-")
+        typer.echo("\t".join(str(c) for c in (*cells, *ends)))
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (`keys list`).")]) -> None:
+    """Revoke a key: API calls with it get 401 and its dashboard sessions end at once."""
+    from service.auth.service import revoke_key
+    from service.core.db import unit_of_work
+    from service.core.settings import get_settings
+
+    _migrate()
+    with unit_of_work(get_settings()) as uow:
+        found = revoke_key(uow.session, key_id)
+    if not found:
+        typer.echo(f"no key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
 
 
 def _first_admin_key() -> str | None:

@@ -8,11 +8,12 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from service.auth import repository
-from service.core.models import ApiKey
+from service.core.models import utcnow
 from service.core.settings import Settings
 
 KEY_PREFIX = "msk_"
@@ -33,26 +34,71 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class KeyInfo:
+    """What may be shown about a key: never its secret or hash."""
+
+    id: str
+    name: str
+    project: str
+    is_admin: bool
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
 def create_key(
-    session: Session, *, name: str, project: str = DEFAULT_PROJECT, admin: bool = False
+    session: Session,
+    *,
+    name: str,
+    project: str = DEFAULT_PROJECT,
+    admin: bool = False,
+    expires_in_days: float | None = None,
 ) -> str:
     """Create a key in `project` (created if needed) and return the plaintext key once."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     owner = repository.get_or_create_project(session, project)
+    expires_at = None if expires_in_days is None else utcnow() + timedelta(days=expires_in_days)
     repository.add_key(
-        session, project_id=owner.id, name=name, key_hash=hash_key(key), is_admin=admin
+        session,
+        project_id=owner.id,
+        name=name,
+        key_hash=hash_key(key),
+        is_admin=admin,
+        expires_at=expires_at,
     )
     return key
 
 
 def authenticate(session: Session, key: str) -> Principal | None:
-    """The principal for a presented key, or None when it is unknown or revoked."""
+    """The principal for a presented key, or None when it is unknown, revoked or expired."""
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
-    found = repository.find_active_key(session, hash_key(key))
+    found = repository.find_active_key(session, hash_key(key), utcnow())
     if found is None:
         return None
     return Principal(key_id=found.id, project_id=found.project_id, is_admin=found.is_admin)
+
+
+def list_keys(session: Session, project_id: str | None) -> list[KeyInfo]:
+    """The keys of one project (every project's for the operator CLI), without secrets."""
+    return [
+        KeyInfo(
+            id=key.id,
+            name=key.name,
+            project=project,
+            is_admin=key.is_admin,
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            revoked_at=key.revoked_at,
+        )
+        for key, project in repository.list_keys(session, project_id)
+    ]
+
+
+def revoke_key(session: Session, key_id: str, project_id: str | None = None) -> bool:
+    """Revoke a key (within `project_id` when given) and end its dashboard sessions."""
+    return repository.revoke_key(session, key_id, project_id, utcnow())
 
 
 SESSION_COOKIE = "mesascope_session"
@@ -106,6 +152,36 @@ def verify_session(secret: bytes, cookie: str, *, now: float | None = None) -> s
     return key_id
 
 
+def _session_id(cookie: str) -> str:
+    """The stored name of a session: a hash of the signed payload (the cookie is not stored)."""
+    return hashlib.sha256(cookie.rpartition(".")[0].encode("utf-8")).hexdigest()
+
+
+def start_session(session: Session, secret: bytes, key_id: str) -> str:
+    """Sign a session cookie for a key and record the session server-side."""
+    cookie = sign_session(secret, key_id)
+    expires = datetime.fromtimestamp(int(cookie.split(".")[1]), UTC)
+    repository.add_session(
+        session, session_id=_session_id(cookie), key_id=key_id, expires_at=expires
+    )
+    return cookie
+
+
+def session_principal(session: Session, secret: bytes, cookie: str) -> Principal | None:
+    """The principal of a signed, unexpired session that was not logged out or revoked."""
+    if verify_session(secret, cookie) is None:
+        return None
+    found = repository.session_key(session, _session_id(cookie), utcnow())
+    if found is None:
+        return None
+    return Principal(key_id=found.id, project_id=found.project_id, is_admin=found.is_admin)
+
+
+def end_session(session: Session, cookie: str) -> None:
+    """Log a session out: its cookie stops working everywhere, not just in this browser."""
+    repository.delete_session(session, _session_id(cookie))
+
+
 def csrf_token(secret: bytes, binding: str) -> str:
     """The synchronizer token for forms of one session (or one bearer key)."""
     return _mac(secret, "csrf|" + binding)
@@ -114,11 +190,3 @@ def csrf_token(secret: bytes, binding: str) -> str:
 def check_csrf(secret: bytes, binding: str, presented: str | None) -> bool:
     """Whether a form's token belongs to this session."""
     return bool(presented) and hmac.compare_digest(str(presented), csrf_token(secret, binding))
-
-
-def principal_for_key_id(session: Session, key_id: str) -> Principal | None:
-    """The principal of a session's key, or None once the key is revoked or gone."""
-    found = session.get(ApiKey, key_id)
-    if found is None or found.revoked_at is not None:
-        return None
-    return Principal(key_id=found.id, project_id=found.project_id, is_admin=found.is_admin)

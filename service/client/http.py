@@ -27,6 +27,9 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 BULK_THRESHOLD_TRANSITIONS = 50_000
 CHUNK_TRANSITIONS = 2_000_000
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
+RETRY_STATUSES = frozenset({503})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_RETRY_DELAY = 30.0
 
 Json = dict[str, Any]
 
@@ -56,6 +59,9 @@ class MesascopeClient:
         *,
         timeout: float = 120.0,
         transport: httpx.BaseTransport | None = None,
+        retries: int = 5,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = (url or os.environ.get("MESASCOPE_URL") or DEFAULT_URL).rstrip("/")
         key = api_key or os.environ.get("MESASCOPE_API_KEY")
@@ -63,6 +69,7 @@ class MesascopeClient:
         self.http = httpx.Client(
             base_url=self.url, headers=headers, timeout=timeout, transport=transport
         )
+        self.retries, self.backoff, self.sleep = retries, backoff, sleep
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -74,8 +81,41 @@ class MesascopeClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _retryable(self, method: str, headers: Mapping[str, str] | None) -> bool:
+        """GETs are safe to repeat; writes only when they carry an Idempotency-Key."""
+        if method.upper() in SAFE_METHODS:
+            return True
+        sent = httpx.Headers(headers or {})
+        return "idempotency-key" in sent or "idempotency-key" in self.http.headers
+
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+        """Exponential backoff (`backoff` * 2**attempt), or the server's Retry-After if longer."""
+        delay = self.backoff * 2**attempt
+        retry_after = response.headers.get("retry-after", "") if response is not None else ""
+        if retry_after.strip().isdigit():
+            delay = max(delay, float(retry_after))
+        return min(delay, MAX_RETRY_DELAY)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send, retrying 503s and connection errors (`retries` times) when that is safe."""
+        retryable = self._retryable(method, kwargs.get("headers"))
+        attempt = 0
+        while True:
+            may_retry = retryable and attempt < self.retries
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
+                if not may_retry:
+                    raise
+                self.sleep(self._delay(attempt, None))
+            else:
+                if response.status_code not in RETRY_STATUSES or not may_retry:
+                    return response
+                self.sleep(self._delay(attempt, response))
+            attempt += 1
+
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, **kwargs)
+        response = self._send(method, path, **kwargs)
         if response.status_code >= 400:
             try:
                 problem = response.json()

@@ -20,9 +20,16 @@ def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def get_uow(settings: SettingsDep) -> Iterator[UnitOfWork]:
-    """A unit of work committed when the handler returns, before the response is sent."""
-    with unit_of_work(settings) as uow:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_uow(request: Request, settings: SettingsDep) -> Iterator[UnitOfWork]:
+    """A unit of work committed when the handler returns, before the response is sent.
+
+    No connection is held until the handler's first query: bodies are parsed and validated
+    before it. Requests that may write get a serialised SQLite writer (`unit_of_work`).
+    """
+    with unit_of_work(settings, write=request.method not in SAFE_METHODS) as uow:
         yield uow
 
 

@@ -10,10 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from irl.errors import InvalidInputError, Problem
+from service.core.db import Saturated
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -33,6 +35,7 @@ class ProblemDetails(BaseModel):
     status: int
     detail: str
     errors: list[ProblemItem] | None = None
+    request_id: str | None = None
 
 
 class DomainError(Exception):
@@ -71,22 +74,43 @@ class UnauthorizedError(DomainError):
     status, title = 401, "Unauthorized"
 
 
+class ForbiddenError(DomainError):
+    """The key is valid but may not do this (e.g. an admin-only operation)."""
+
+    status, title = 403, "Forbidden"
+
+
+class ServiceUnavailableError(DomainError):
+    """The service is saturated for a moment; the client should retry after `Retry-After`."""
+
+    status, title = 503, "Service unavailable"
+
+
 def invalid_input(exc: InvalidInputError) -> UnprocessableError:
     """Turn the science library's validation error into a 422 domain error."""
     return UnprocessableError(str(exc), errors=exc.problems)
 
 
 def problem_response(
-    status: int, detail: str, *, title: str | None = None, errors: Sequence[Problem] = ()
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: Sequence[Problem] = (),
+    request_id: str | None = None,
+    retry_after: int | None = None,
 ) -> JSONResponse:
-    """A problem-details JSON response."""
+    """A problem-details JSON response (503s say when to retry)."""
     body = ProblemDetails(
         title=title or HTTPStatus(status).phrase,
         status=status,
         detail=detail,
         errors=[ProblemItem(loc=p.loc, msg=p.msg) for p in errors] or None,
+        request_id=request_id,
     )
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse(
         body.model_dump(exclude_none=True),
         status_code=status,
@@ -105,6 +129,33 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def is_saturation(exc: BaseException) -> bool:
+    """Whether an error means "busy, try again": no pooled connection or SQLite write slot in
+    time, or SQLite's `database is locked` (the service's fault of capacity, not the client's)."""
+    if isinstance(exc, Saturated | PoolTimeoutError | ServiceUnavailableError):
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+def saturated_response(retry_after: int, request_id: str | None = None) -> JSONResponse:
+    """The quick 503 a saturated API answers instead of making the client wait."""
+    return problem_response(
+        503,
+        "the service is busy; retry after the number of seconds in Retry-After",
+        retry_after=retry_after,
+        request_id=request_id,
+    )
+
+
+def internal_error_response(request_id: str) -> JSONResponse:
+    """The 500 for anything unexpected: no internals, a request id to find the log line."""
+    return problem_response(
+        500,
+        f"unexpected server error; quote request id {request_id} when reporting it",
+        request_id=request_id,
+    )
 
 
 def _loc_string(loc: Sequence[Any]) -> str:
@@ -135,7 +186,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(exc.status, exc.detail, title=exc.title, errors=exc.errors)
+        retry_after = 1 if exc.status == 503 else None
+        return problem_response(
+            exc.status, exc.detail, title=exc.title, errors=exc.errors, retry_after=retry_after
+        )
 
     @app.exception_handler(InvalidInputError)
     async def _invalid(_: Request, exc: InvalidInputError) -> JSONResponse:

@@ -41,6 +41,22 @@ class Settings(BaseSettings):
     requeue_stale_after_seconds: float = Field(default=300.0, gt=0)
     torch_threads: int = Field(default=1, ge=1)
     bootstrap_resamples: int = Field(default=20, ge=0, le=1000)
+    threads: int = Field(
+        default=32, ge=1, le=1000, description="Threads serving sync routes in each API process."
+    )
+    db_pool_size: int | None = Field(
+        default=None, ge=1, description="Connections per API process (default: `threads` + 2)."
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=1.0, gt=0, description="Wait for a free connection before answering 503."
+    )
+    max_in_flight: int | None = Field(
+        default=None, ge=1, description="Requests served at once before 503 (default: 4 x threads)."
+    )
+    sqlite_busy_seconds: float = Field(
+        default=30.0, gt=0, description="SQLite: wait this long for another writer to finish."
+    )
+    retry_after_seconds: int = Field(default=1, ge=1, le=3600)
     session_secret: SecretStr | None = Field(
         default=None, description="Signs dashboard sessions; else a key file in data_dir."
     )
@@ -78,6 +94,16 @@ class Settings(BaseSettings):
                 "dashboard sessions with the same secret"
             )
         return self
+
+    @property
+    def pool_size(self) -> int:
+        """Database connections per process: one per serving thread, plus the auth gate's."""
+        return self.db_pool_size or self.threads + 2
+
+    @property
+    def in_flight_limit(self) -> int:
+        """Requests admitted at once; the rest get a quick 503 with Retry-After."""
+        return self.max_in_flight or 4 * self.threads
 
     @property
     def is_sqlite(self) -> bool:

@@ -19,7 +19,7 @@ from irl.divergence import DISTANCES
 from irl.errors import Problem
 from service.auth.dependencies import DashboardAuth, LoginRequired
 from service.auth.service import check_csrf
-from service.core.errors import DomainError, UnprocessableError
+from service.core.errors import DomainError, ForbiddenError, UnprocessableError
 from service.core.types import Text as NulFreeText
 from service.inferences.schemas import InferenceCreate, Status, Verdict
 
@@ -53,12 +53,6 @@ templates.globals["query"] = query
 templates.globals["distances"] = DISTANCES
 templates.globals["algorithms"] = ALGORITHM_NAMES
 templates.globals["reward_models"] = REWARD_MODELS
-
-
-class ForbiddenError(DomainError):
-    """A form arrived without this session's CSRF token."""
-
-    status, title = 403, "Forbidden"
 
 
 class DashboardRoute(APIRoute):

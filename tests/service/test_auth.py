@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import httpx
+import uuid
 
-from service.core.settings import Settings
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from service import cli
+from service.auth.service import authenticate, create_key
+from service.core.db import unit_of_work
+from service.core.settings import Settings, get_settings
 from tests.service.conftest import new_key
 from tests.service.data import corridor_environment
 
@@ -38,3 +45,80 @@ async def test_other_projects_rows_are_invisible(
 async def test_healthz_needs_no_key(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz", headers={"Authorization": ""})
     assert response.json() == {"status": "ok"}
+
+
+def admin_key(settings: Settings, project: str) -> str:
+    with unit_of_work(settings) as uow:
+        return create_key(uow.session, name="ops", project=project, admin=True)
+
+
+async def test_admins_list_and_revoke_their_projects_keys(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    project = f"p-{uuid.uuid4().hex}"
+    admin = {"Authorization": f"Bearer {admin_key(settings, project)}"}
+    member = new_key(settings, project)
+    new_key(settings)  # another project's key stays invisible
+    listing = await client.get("/v1/keys", headers=admin)
+    assert listing.status_code == 200, listing.text
+    items = listing.json()["items"]
+    assert len(items) == 2 and {k["project"] for k in items} == {project}
+    assert member not in listing.text and not any("hash" in field for field in items[0])
+    member_id = next(k["id"] for k in items if not k["is_admin"])
+    as_member = {"Authorization": f"Bearer {member}"}
+    assert (await client.get("/v1/keys", headers=as_member)).status_code == 403
+    assert (await client.delete(f"/v1/keys/{member_id}")).status_code == 403
+    assert (await client.delete(f"/v1/keys/{member_id}", headers=admin)).status_code == 204
+    assert (await client.get("/v1/rollouts", headers=as_member)).status_code == 401
+    revoked = (await client.get("/v1/keys", headers=admin)).json()["items"]
+    assert next(k for k in revoked if k["id"] == member_id)["revoked_at"] is not None
+
+
+async def test_admins_cannot_revoke_other_projects_keys(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    admin = {"Authorization": f"Bearer {admin_key(settings, f'p-{uuid.uuid4().hex}')}"}
+    other = new_key(settings)
+    with unit_of_work(settings) as uow:
+        other_id = authenticate(uow.session, other).key_id  # type: ignore[union-attr]
+    assert (await client.delete(f"/v1/keys/{other_id}", headers=admin)).status_code == 404
+    response = await client.get("/v1/rollouts", headers={"Authorization": f"Bearer {other}"})
+    assert response.status_code == 200
+
+
+async def test_expired_keys_are_refused(client: httpx.AsyncClient, settings: Settings) -> None:
+    with unit_of_work(settings) as uow:
+        expired = create_key(uow.session, name="old", project="p-x", expires_in_days=-1)
+        fresh = create_key(uow.session, name="new", project="p-x", expires_in_days=30)
+    assert (
+        await client.get("/v1/rollouts", headers={"Authorization": f"Bearer {expired}"})
+    ).status_code == 401
+    assert (
+        await client.get("/v1/rollouts", headers={"Authorization": f"Bearer {fresh}"})
+    ).status_code == 200
+
+
+def test_cli_lists_and_revokes_keys(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MESASCOPE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("MESASCOPE_DATA_DIR", str(settings.data_dir))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        project = f"p-{uuid.uuid4().hex}"
+        created = runner.invoke(
+            cli.app,
+            ["keys", "create", "--name", "ci", "--project", project, "--expires-in-days", "7"],
+        )
+        assert created.exit_code == 0, created.output
+        key = created.output.strip()
+        listed = runner.invoke(cli.app, ["keys", "list", "--project", project])
+        assert listed.exit_code == 0 and key not in listed.output
+        row = listed.output.splitlines()[1].split("\t")
+        assert row[1:3] == [project, "ci"] and row[5] != "-" and row[6] == "-"
+        revoked = runner.invoke(cli.app, ["keys", "revoke", row[0]])
+        assert revoked.exit_code == 0, revoked.output
+        with unit_of_work(settings) as uow:
+            assert authenticate(uow.session, key) is None
+        assert runner.invoke(cli.app, ["keys", "revoke", "key_000"]).exit_code == 1
+    finally:
+        get_settings.cache_clear()

@@ -13,7 +13,13 @@ import pytest
 from sqlalchemy import update
 
 from service.app import create_app
-from service.auth.service import SESSION_COOKIE, session_secret, sign_session
+from service.auth.service import (
+    SESSION_COOKIE,
+    authenticate,
+    revoke_key,
+    session_secret,
+    sign_session,
+)
 from service.core.db import unit_of_work
 from service.core.models import Inference
 from service.core.settings import Settings
@@ -483,3 +489,29 @@ async def test_pages_and_submissions_read_only_the_stored_summary(
     with unit_of_work(settings) as uow:
         stored = uow.session.get_one(RolloutSet, ro).summary
     assert stored is not None and stored["tabular"] and stored["mce_irl_problems"] == []
+
+
+async def test_logout_ends_the_session_on_the_server(
+    anonymous: httpx.AsyncClient, api_key: str
+) -> None:
+    await log_in(anonymous, api_key)
+    stolen = anonymous.cookies[SESSION_COOKIE]
+    page = await anonymous.get("/")
+    assert (
+        await anonymous.post("/logout", data={"csrf_token": csrf_of(page.text)})
+    ).status_code == 303
+    anonymous.cookies.clear()
+    anonymous.cookies.set(SESSION_COOKIE, stolen)  # a copy of the cookie kept after logout
+    assert (await anonymous.get("/")).status_code == 303
+
+
+async def test_revoking_a_key_ends_its_sessions(
+    anonymous: httpx.AsyncClient, settings: Settings, api_key: str
+) -> None:
+    await log_in(anonymous, api_key)
+    assert (await anonymous.get("/")).status_code == 200
+    with unit_of_work(settings) as uow:
+        principal = authenticate(uow.session, api_key)
+        assert principal is not None
+        assert revoke_key(uow.session, principal.key_id)
+    assert (await anonymous.get("/")).status_code == 303

@@ -13,8 +13,9 @@ from service.auth.service import (
     SESSION_COOKIE,
     SESSION_SECONDS,
     authenticate,
+    end_session,
     session_secret,
-    sign_session,
+    start_session,
 )
 from service.core.deps import SettingsDep, UowDep
 from service.dashboard.base import CsrfField, page, page_router, require_csrf, see_other
@@ -79,7 +80,7 @@ def login(
     response = see_other(_safe_next(next))
     response.set_cookie(
         SESSION_COOKIE,
-        sign_session(session_secret(settings), principal.key_id),
+        start_session(uow.session, session_secret(settings), principal.key_id),
         max_age=SESSION_SECONDS,
         path="/",
         httponly=True,
@@ -91,9 +92,11 @@ def login(
 
 
 @router.post("/logout")
-def logout(auth: DashboardKey, csrf_token: CsrfField = None) -> Response:
-    """End the session."""
+def logout(auth: DashboardKey, uow: UowDep, csrf_token: CsrfField = None) -> Response:
+    """End the session server-side (the cookie stops working everywhere) and drop the cookie."""
     require_csrf(auth, csrf_token)
+    if auth.cookie is not None:
+        end_session(uow.session, auth.cookie)
     response = see_other("/login")
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

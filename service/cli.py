@@ -120,10 +120,9 @@ def worker(
     configure_logging()
     _migrate()
     from service.core.queue import huey
-    from service.inferences.jobs import Reaper
-    from service.inferences.tasks import enqueue_inference
+    from service.inferences.tasks import start_reaper
 
-    Reaper(settings, enqueue_inference).start()
+    start_reaper()
     consumer = huey.create_consumer(
         workers=concurrency,
         worker_type="process",

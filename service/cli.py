@@ -4,8 +4,6 @@ the client commands from `service.client.cli`."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from typing import Annotated
 
@@ -120,15 +118,19 @@ def serve(
     import uvicorn
 
     from service.app import create_app
+    from service.core.supervise import Supervisor
+    from service.inferences.tasks import start_reaper
 
     configure_logging()
     _migrate()
     key = _first_admin_key()
-    worker = None
+    supervisor = None
     if workers:
-        worker = subprocess.Popen(
+        supervisor = Supervisor(
             [sys.executable, "-m", "service", "worker", "--concurrency", str(workers)]
         )
+        supervisor.start()
+    start_reaper()  # here too: jobs are reaped while any worker process is down
     url = f"http://{host}:{port}"
     typer.echo(f"mesascope is listening on {url}  (API docs: {url}/docs)", err=True)
     if key:
@@ -136,36 +138,33 @@ def serve(
     try:
         uvicorn.run(create_app(), host=host, port=port, log_level="info")
     finally:
-        if worker is not None:
-            _stop(worker)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Ask a worker to finish its current task, then insist."""
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        if supervisor is not None:
+            supervisor.stop()
 
 
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
 ) -> None:
-    """Run job workers (and the lease reaper) against the configured database and queue."""
+    """Run job workers (and the lease reaper) against the configured database and queue.
+    Writes a heartbeat to the database (`/readyz` reads it); started by `serve`, it dies
+    with `serve`, and so do its worker processes with it."""
     from service.core.settings import get_settings
+    from service.core.supervise import PARENT_ENV, die_with_supervisor
 
+    die_with_supervisor()
     settings = get_settings()
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_threads))
     configure_logging()
     _migrate()
     from service.core.queue import huey
-    from service.inferences.jobs import Reaper
-    from service.inferences.tasks import enqueue_inference
+    from service.inferences.tasks import start_reaper
+    from service.ops.heartbeat import Heartbeat
 
-    Reaper(settings, enqueue_inference).start()
+    os.environ[PARENT_ENV] = str(os.getpid())  # huey's worker processes die with this one
+    start_reaper()
+    heartbeat = Heartbeat(settings, concurrency=concurrency)
+    heartbeat.start()
     consumer = huey.create_consumer(
         workers=concurrency,
         worker_type="process",
@@ -174,4 +173,7 @@ def worker(
         health_check_interval=1,
         max_delay=QUEUE_MAX_DELAY,
     )
-    consumer.run()
+    try:
+        consumer.run()
+    finally:
+        heartbeat.stop()

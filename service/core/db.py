@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from service.core.settings import Settings
 
@@ -177,10 +178,56 @@ def alembic_config(database_url: str) -> Any:
     return config
 
 
+MIGRATION_LOCK_ID = 0x6D657361
+"""The PostgreSQL advisory lock key every mesascope process takes around `alembic upgrade`."""
+
+
+@contextmanager
+def migration_lock(database_url: str) -> Iterator[None]:
+    """Hold the database-wide migration lock: a session advisory lock on PostgreSQL, an
+    exclusive lock on a file beside the database on SQLite. Every caller waits its turn,
+    so processes started together on a fresh database never race on `alembic_version`."""
+    if database_url.startswith("sqlite"):
+        with _file_lock(database_url):
+            yield
+        return
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_ID})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_ID})
+                conn.commit()
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _file_lock(database_url: str) -> Iterator[None]:
+    """An exclusive `flock` on `<database>.migrate.lock` (in-memory databases need none)."""
+    import fcntl
+
+    path = database_url.split("///", 1)[-1]
+    if not path or path == ":memory:":
+        yield
+        return
+    lock_path = Path(path + ".migrate.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def migrate(database_url: str) -> None:
-    """Bring the schema up to date (`alembic upgrade head`)."""
+    """Bring the schema up to date (`alembic upgrade head`) under the migration lock."""
     from alembic import command
 
     if database_url.startswith("sqlite"):
         make_engine(database_url).dispose()  # creates the directory
-    command.upgrade(alembic_config(database_url), "head")
+    with migration_lock(database_url):
+        command.upgrade(alembic_config(database_url), "head")

@@ -249,3 +249,16 @@ class DivergenceReport(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("inference_id", "against"),)
+
+
+class WorkerHeartbeat(Base):
+    """A job worker process (`mesascope worker`, or the one `serve` starts) saying it is alive:
+    one row per process, `beat_at` refreshed every `heartbeat_seconds`; `/readyz` reads it."""
+
+    __tablename__ = "worker_heartbeats"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    concurrency: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

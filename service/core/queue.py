@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from huey import Huey, RedisHuey, SqliteHuey
+from redis import ConnectionPool
 
 from service.core.settings import Settings, get_settings
 
@@ -16,7 +17,18 @@ def make_huey(settings: Settings) -> Huey:
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteHuey("mesascope", filename=str(path), results=False, timeout=30)
-    return RedisHuey("mesascope", url=url, results=False)
+    # Fail fast when Redis is down (a submit then answers 202 and the reaper re-sends);
+    # the read timeout stays above Huey's 1 s blocking pop.
+    pool = ConnectionPool.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    return RedisHuey("mesascope", connection_pool=pool, results=False)
 
 
 huey = make_huey(get_settings())
+
+
+@huey.on_startup()
+def _die_with_consumer() -> None:
+    """Each worker process dies with the consumer that forked it (no orphaned workers)."""
+    from service.core.supervise import die_with_supervisor
+
+    die_with_supervisor()

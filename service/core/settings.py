@@ -110,6 +110,14 @@ class Settings(BaseSettings):
         """Whether the database is the embedded SQLite file."""
         return self.database_url.startswith("sqlite")
 
+    # --- process supervision and worker heartbeats (issue 17.5) ---------------------------
+    heartbeat_seconds: float = Field(
+        default=2.0, gt=0, description="Seconds between a worker's heartbeats."
+    )
+    worker_stale_seconds: float = Field(
+        default=15.0, gt=0, description="/readyz counts a worker alive this long after a beat."
+    )
+
 
 @functools.cache
 def get_settings() -> Settings:

@@ -14,7 +14,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
@@ -31,6 +31,7 @@ from service.inferences.compute import InferenceOutcome, compute, store_outcome
 log = logging.getLogger(__name__)
 
 Enqueue = Callable[[str], None]
+InQueue = Callable[[], Collection[str]]
 
 
 class LeaseLost(Exception):
@@ -179,8 +180,38 @@ def _write_result(
     return status
 
 
-def reap(settings: Settings, enqueue: Enqueue) -> list[str]:
-    """Re-queue jobs with lapsed leases (or fail them), and re-send lost queue messages."""
+def reap(settings: Settings, enqueue: Enqueue, in_queue: InQueue | None = None) -> list[str]:
+    """Re-queue jobs with lapsed leases (or fail them), and re-send lost queue messages.
+
+    With `in_queue` (the job ids the queue holds), a `queued` row older than one reaper
+    interval whose id is not in the queue is re-sent at once: its message was lost (the queue
+    was down at submit time, or restarted empty). Without it, only rows queued longer than
+    `requeue_stale_after_seconds` are re-sent. A job in the queue is never sent twice; a
+    message taken by a worker that has not claimed the row yet may be, which `claim` makes
+    harmless. Among several reapers, `mark_enqueued` lets exactly one re-send a job."""
+    requeue = _release_expired_leases(settings)
+    failed = _send(enqueue, requeue)
+    if in_queue is None:
+        stale_before = utcnow() - timedelta(seconds=settings.requeue_stale_after_seconds)
+        present: Collection[str] = ()
+    else:
+        stale_before = utcnow() - timedelta(seconds=settings.reaper_interval_seconds)
+        present = in_queue()  # read before the rows, so a message sent after is not missed
+    resend: list[str] = []
+    with unit_of_work(settings) as uow:
+        for job_id in repository.stale_queued(uow.session, stale_before):
+            if job_id in present or job_id in requeue:
+                continue
+            if repository.mark_enqueued(uow.session, job_id, stale_before):
+                resend.append(job_id)
+    failed += _send(enqueue, resend)
+    if failed:
+        log.warning("queue unavailable; will re-send %s on a later pass", ", ".join(failed))
+    return [job_id for job_id in requeue + resend if job_id not in failed]
+
+
+def _release_expired_leases(settings: Settings) -> list[str]:
+    """Move jobs whose lease lapsed back to `queued` (or to a final status); their ids."""
     now = utcnow()
     requeue: list[str] = []
     with unit_of_work(settings) as uow:
@@ -199,27 +230,37 @@ def reap(settings: Settings, enqueue: Enqueue) -> list[str]:
                 JOBS_REAPED.labels(outcome=str(values["status"])).inc()
                 if values["status"] == "queued":
                     requeue.append(job_id)
-        stale_before = now - timedelta(seconds=settings.requeue_stale_after_seconds)
-        for job_id in repository.stale_queued(uow.session, stale_before):
-            if repository.mark_enqueued(uow.session, job_id, stale_before):
-                requeue.append(job_id)
-    for job_id in requeue:
-        enqueue(job_id)
     return requeue
 
 
-class Reaper(threading.Thread):
-    """A daemon thread that calls `reap` every `reaper_interval_seconds`."""
+def _send(enqueue: Enqueue, job_ids: list[str]) -> list[str]:
+    """Enqueue each job; the ids the queue refused (their rows stay `queued`)."""
+    failed = []
+    for job_id in job_ids:
+        try:
+            enqueue(job_id)
+        except Exception:
+            failed.append(job_id)
+    return failed
 
-    def __init__(self, settings: Settings, enqueue: Enqueue) -> None:
+
+class Reaper(threading.Thread):
+    """A daemon thread that calls `reap` every `reaper_interval_seconds`.
+
+    Every process that can run one does (the API and each worker): reaping is a set of
+    compare-and-set updates, so reapers never conflict and none depends on one process."""
+
+    def __init__(
+        self, settings: Settings, enqueue: Enqueue, in_queue: InQueue | None = None
+    ) -> None:
         super().__init__(name="mesascope-reaper", daemon=True)
-        self.settings, self.enqueue = settings, enqueue
+        self.settings, self.enqueue, self.in_queue = settings, enqueue, in_queue
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(self.settings.reaper_interval_seconds):
             try:
-                if requeued := reap(self.settings, self.enqueue):
+                if requeued := reap(self.settings, self.enqueue, self.in_queue):
                     log.warning("reaper re-queued %s", ", ".join(requeued))
-            except Exception:
-                log.exception("reaper pass failed")
+            except Exception as exc:
+                log.warning("reaper pass failed: %s: %s", type(exc).__name__, exc)

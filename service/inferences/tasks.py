@@ -1,12 +1,16 @@
-"""The Huey task a worker runs for each inference job."""
+"""The Huey task a worker runs for each inference job, and sending jobs to the queue."""
 
 from __future__ import annotations
+
+import logging
 
 import torch
 
 from service.core.queue import huey
 from service.core.settings import get_settings
 from service.inferences import jobs
+
+log = logging.getLogger(__name__)
 
 
 @huey.task()
@@ -17,6 +21,33 @@ def run_inference(inference_id: str) -> str:
     return jobs.run(inference_id, settings)
 
 
-def enqueue_inference(inference_id: str) -> None:
-    """Put a job on the queue (called only after its row has committed)."""
+def send_inference(inference_id: str) -> None:
+    """Put a job on the queue; raises when the queue is unreachable."""
     run_inference(inference_id)
+
+
+def enqueue_inference(inference_id: str) -> None:
+    """Put a job on the queue after its row has committed. A queue outage is not the
+    client's error: the `queued` row is the truth and the reaper sends it once the queue
+    answers again (`jobs.reap`), so the submit still answers 202."""
+    try:
+        send_inference(inference_id)
+    except Exception as exc:
+        log.warning(
+            "queue unavailable (%s: %s); job %s stays queued for the reaper",
+            type(exc).__name__,
+            exc,
+            inference_id,
+        )
+
+
+def queued_inference_ids() -> set[str]:
+    """The job ids whose messages are waiting in the queue now."""
+    return {str(task.args[0]) for task in huey.pending() if task.args}
+
+
+def start_reaper() -> jobs.Reaper:
+    """Start this process's reaper thread (re-queues lost and orphaned jobs)."""
+    reaper = jobs.Reaper(get_settings(), send_inference, queued_inference_ids)
+    reaper.start()
+    return reaper

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from service.auth.dependencies import CurrentKey
 from service.core.db import engine_for
 from service.core.deps import SettingsDep
+from service.ops.heartbeat import workers_alive
 
 router = APIRouter(tags=["operations"])
 
@@ -24,12 +25,19 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "A dependency is unreachable."}})
 def readyz(request: Request, settings: SettingsDep) -> JSONResponse:
-    """The database and the queue answer."""
+    """The database and the queue answer, and at least one job worker has a fresh heartbeat."""
     checks: dict[str, Any] = {}
+    alive = 0
     try:
         with engine_for(settings.database_url).connect() as conn:
             conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
+        alive = workers_alive(settings)
+        checks["workers"] = (
+            "ok"
+            if alive
+            else f"error: no worker heartbeat in the last {settings.worker_stale_seconds:g} s"
+        )
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     try:
@@ -37,9 +45,9 @@ def readyz(request: Request, settings: SettingsDep) -> JSONResponse:
         checks["queue"] = "ok"
     except Exception as exc:
         checks["queue"] = f"error: {type(exc).__name__}"
-    ready = all(v == "ok" for v in checks.values())
+    ready = all(v == "ok" for v in checks.values()) and "workers" in checks
     return JSONResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks},
+        {"status": "ok" if ready else "unavailable", "checks": checks, "workers_alive": alive},
         status_code=200 if ready else 503,
     )
 

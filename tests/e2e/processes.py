@@ -80,14 +80,19 @@ def run(args: list[str], env: Mapping[str, str]) -> str:
     return done.stdout
 
 
-def wait_ready(url: str, process: Process, timeout: float = 60) -> None:
-    """Poll /readyz until the server answers 200."""
+def wait_ready(url: str, process: Process, timeout: float = 60, *, workers: bool = True) -> None:
+    """Poll /readyz until the server answers 200 (or, for a server started without workers,
+    until only the worker check fails)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.popen.poll() is not None:
             raise RuntimeError(f"server exited early:\n{process.log()}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            response = httpx.get(f"{url}/readyz", timeout=2)
+            if response.status_code == 200:
+                return
+            failing = {k for k, v in response.json()["checks"].items() if v != "ok"}
+            if not workers and failing == {"workers"}:
                 return
         except httpx.HTTPError:
             pass
@@ -176,7 +181,7 @@ def served(
     try:
         key = wait_for_key(process)
         url = f"http://127.0.0.1:{port}"
-        wait_ready(url, process)
+        wait_ready(url, process, workers=workers > 0)
         yield Served(process, url, key, data_dir)
     finally:
         process.stop()

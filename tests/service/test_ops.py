@@ -8,15 +8,21 @@ from pathlib import Path
 import httpx
 import yaml
 
+from service.core.settings import Settings
 from service.openapi import openapi_yaml
+from service.ops.heartbeat import Heartbeat
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_readyz_checks_database_and_queue(client: httpx.AsyncClient) -> None:
+async def test_readyz_checks_database_queue_and_workers(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    Heartbeat(settings, concurrency=1).beat()
     response = await client.get("/readyz", headers={"Authorization": ""})
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "queue": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "queue": "ok", "workers": "ok"}
+    assert response.json()["workers_alive"] >= 1
 
 
 async def test_metrics_are_prometheus_text(client: httpx.AsyncClient) -> None:

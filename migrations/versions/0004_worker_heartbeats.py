@@ -1,7 +1,7 @@
 """worker heartbeats: one row per live job-worker process, read by /readyz
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-30 20:00:00.000000
 """
 

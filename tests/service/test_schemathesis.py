@@ -16,6 +16,7 @@ from schemathesis.checks import not_a_server_error
 from service.app import create_app
 from service.core.db import engine_for, migrate
 from service.core.settings import Settings
+from service.ops.heartbeat import Heartbeat
 from tests.service.conftest import (
     drop_postgres_database,
     fresh_postgres_database,
@@ -39,6 +40,7 @@ def _app(database_url: str | None) -> tuple[schemathesis.BaseSchema, str]:
         **({"database_url": database_url} if database_url else {}),
     )
     migrate(config.database_url)
+    Heartbeat(config, concurrency=1).start()  # a live worker, so /readyz is 200 (not a 5xx)
     app = create_app(config, enqueue=lambda _: None, queue_check=lambda: None)
     return schemathesis.openapi.from_asgi("/openapi.json", app), new_key(config)
 

@@ -36,6 +36,28 @@ def migrate() -> None:
     typer.echo("database schema is up to date")
 
 
+@app.command()
+def doctor() -> None:
+    """Check configuration, database, schema, queue, workers and jobs; say what is wrong."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from service.core.settings import get_settings
+    from service.ops.doctor import diagnose
+
+    checks = diagnose(get_settings())
+    table = Table(title="mesascope doctor")
+    for column in ("check", "status", "detail", "what to do"):
+        table.add_column(column, overflow="fold")
+    colours = {"ok": "green", "warning": "yellow", "error": "red"}
+    for check in checks:
+        status = f"[{colours[check.status]}]{check.status}[/]"
+        table.add_row(check.name, status, check.detail, check.hint)
+    Console().print(table)
+    if any(check.status == "error" for check in checks):
+        raise typer.Exit(1)
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")],

@@ -54,9 +54,9 @@ def _fmt(value: float) -> str:
     """A short number for axis ticks and tooltips (never "-0")."""
     if value == 0:
         return "0"
-    if abs(value) >= 1e4 or abs(value) < 1e-3:
+    if abs(value) >= 1e6 or abs(value) < 1e-3:
         return f"{value:.2e}"
-    text = f"{value:.3g}"
+    text = f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
     return "0" if text in ("-0", "0") else text
 
 
@@ -241,8 +241,9 @@ def heatmap(
     cell = max(14, min(44, 360 // max(rows, cols)))
     left, top = 10, 10
     grid_w, grid_h = cols * cell, rows * cell
-    width = max(left + grid_w + 90, 320)
     lo, hi = scale if scale is not None else (float(values.min()), float(values.max()))
+    ends = max(text_width(_fmt(lo)), text_width(_fmt(hi)))
+    width = max(left + grid_w + 34 + ends + 8, 320)
     span = hi - lo or 1.0
     body = []
     for s, (r, c) in enumerate(cells):

@@ -3,7 +3,8 @@ security headers), CSRF checks, form and query helpers, and the choices the form
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import re
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Annotated, Any, get_args
 from urllib.parse import quote, urlencode
@@ -12,7 +13,9 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from irl.algorithms import ALGORITHM_NAMES, REWARD_MODELS
 from irl.divergence import DISTANCES
@@ -21,6 +24,7 @@ from service.auth.dependencies import DashboardAuth, LoginRequired
 from service.auth.service import check_csrf
 from service.core.errors import DomainError, ForbiddenError, UnprocessableError
 from service.core.types import Text as NulFreeText
+from service.dashboard import repository
 from service.inferences.schemas import InferenceCreate, Status, Verdict
 
 HERE = Path(__file__).resolve().parent
@@ -49,7 +53,47 @@ def query(params: dict[str, Any], **changes: Any) -> str:
     return f"/?{urlencode(merged)}" if merged else "/"
 
 
+BACKTICKS = re.compile(r"`([^`\n]+)`")
+SIGNED_ZERO = re.compile(r"(?<![\w.])-(0(?:\.0+)?)(?![\d.]*[1-9])")
+
+
+def prose(text: str | None) -> Markup:
+    """Report text as HTML: escaped, `names` in backticks as code, and no "-0" (as in -0%)."""
+    escaped = str(escape(text or ""))
+    escaped = SIGNED_ZERO.sub(r"\1", escaped)
+    return Markup(BACKTICKS.sub(r"<code>\1</code>", escaped))
+
+
+def number(value: Any, digits: int = 3) -> str:
+    """A number with `digits` significant digits, "—" for None, never "-0"."""
+    if value is None:
+        return "—"
+    if not isinstance(value, int | float):
+        return str(value)
+    text = f"{value:.{digits}g}"
+    return "0" if text == "-0" else text
+
+
+def reward_text(spec: Mapping[str, Any] | None) -> str:
+    """A reward spec in words: "linear: door 1, red −0.5" rather than its JSON."""
+    if not spec:
+        return "none given"
+    kind = str(spec.get("kind", "reward"))
+    if kind == "linear":
+        weights = spec.get("weights") or {}
+        parts = [f"{name} {number(w)}" for name, w in weights.items()]
+        if spec.get("bias"):
+            parts.append(f"bias {number(spec['bias'])}")
+        return f"linear: {', '.join(parts) or 'all weights 0'}"
+    if kind == "tabular":
+        return f"tabular: {len(spec.get('values') or [])} state values"
+    return kind
+
+
 templates.globals["query"] = query
+templates.filters["prose"] = prose
+templates.filters["number"] = number
+templates.filters["reward_text"] = reward_text
 templates.globals["distances"] = DISTANCES
 templates.globals["algorithms"] = ALGORITHM_NAMES
 templates.globals["reward_models"] = REWARD_MODELS
@@ -96,12 +140,17 @@ def page(
     template: str,
     *,
     auth: DashboardAuth | None = None,
+    session: Session | None = None,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    """Render a template with the common context (who is logged in, their CSRF token)."""
+    """Render a template with the common context (who is logged in, their project's name and
+    CSRF token); `session` lets the header name the project."""
+    project = None
+    if auth is not None and session is not None:
+        project = repository.project_name(session, auth.principal.project_id)
     html = templates.get_template(template).render(
-        request=request, auth=auth, path=request.url.path, **context
+        request=request, auth=auth, project=project, path=request.url.path, **context
     )
     return HTMLResponse(html, status_code=status_code)
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, exists, func, or_, select
 from sqlalchemy.orm import Session, undefer
 
-from service.core.models import Environment, Inference, RolloutSet, RolloutTag
+from service.core.models import Environment, Inference, Project, RolloutSet, RolloutTag
 from service.core.pagination import Keyset, newest_first, paginate
 
 ORDERS = {
@@ -171,3 +171,8 @@ def inferences_of_rollouts(
     """The newest inferences of one rollout set."""
     filters = InferenceFilters(rollouts_id=rollouts_id)
     return list_inferences(session, project_id, filters, None, limit)[:limit]
+
+
+def project_name(session: Session, project_id: str) -> str | None:
+    """The project's name, for the page header."""
+    return session.scalar(select(Project.name).where(Project.id == project_id))

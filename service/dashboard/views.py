@@ -3,7 +3,7 @@ heatmaps on the environment's grid. Nothing here decodes trajectory arrays."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,14 +69,54 @@ def env_view(session: Session, project_id: str, ro: RolloutSet, settings: Settin
     return EnvView(row, mdp, rollouts.summary_of(session, project_id, ro, settings))
 
 
+MARK_COLOURS = {"red": charts.OKABE_ITO[4], "blue": charts.OKABE_ITO[0]}
+"""Outline colours of squares marked by a colour-named feature (Okabe–Ito vermillion, blue)."""
+
+
+def grid_marks(mdp: TabularMDP) -> list[charts.Mark]:
+    """What a person needs to read a grid: the start square and the few squares each indicator
+    feature marks (a maze's door and coloured squares); one-hot state features mark nothing."""
+    marks = []
+    start = np.flatnonzero(mdp.initial_state_dist > 0)
+    if 0 < len(start) <= 3:
+        marks.append(charts.Mark("S", "start", "#fff", tuple(int(s) for s in start)))
+    features = np.asarray(mdp.features)
+    if features.shape[1] >= mdp.n_states:
+        return marks
+    limit = max(3, mdp.n_states // 10)
+    used = {"S"}
+    for j, name in enumerate(mdp.feature_names):
+        column = features[:, j]
+        on = np.flatnonzero(column == 1)
+        indicator = bool(np.all((column == 0) | (column == 1)))
+        if not indicator or not 0 < len(on) <= limit:
+            continue
+        letter = next(
+            (name[:k].upper() for k in range(1, len(name) + 1) if name[:k].upper() not in used),
+            name.upper(),
+        )
+        used.add(letter)
+        colour = MARK_COLOURS.get(name, "#fff")
+        marks.append(charts.Mark(letter, name, colour, tuple(int(s) for s in on)))
+    return marks
+
+
 def heatmap_for(
-    env: EnvView, spec: Mapping[str, Any] | None, title: str, *, overlay: bool = True
+    env: EnvView,
+    spec: Mapping[str, Any] | None,
+    title: str,
+    *,
+    overlay: bool = True,
+    scale: tuple[float, float] | None = None,
+    normalise: bool = False,
 ) -> Markup | None:
-    """A reward heatmap on the environment's grid, or None without a layout or tabular reward."""
-    if env.mdp is None or env.mdp.layout is None:
-        return None
-    values = state_values(spec, env.mdp)
-    if values is None:
+    """A reward heatmap on the environment's grid, or None without a layout or tabular reward.
+
+    `normalise` divides the values by their largest |value| and `scale` fixes the colour range,
+    so that several heatmaps share one scale.
+    """
+    values = grid_values(env, spec, normalise=normalise)
+    if env.mdp is None or env.mdp.layout is None or values is None:
         return None
     layout = env.mdp.layout
     return charts.heatmap(
@@ -85,10 +125,22 @@ def heatmap_for(
         layout.rows,
         layout.cols,
         title=title,
-        unit="reward (reward units)",
+        unit="reward ÷ largest |reward| (unitless)" if normalise else "reward (reward units)",
         visits=env.visits if overlay else None,
         paths=env.paths if overlay else (),
+        marks=grid_marks(env.mdp),
+        scale=scale,
     )
+
+
+def grid_values(
+    env: EnvView, spec: Mapping[str, Any] | None, *, normalise: bool = False
+) -> np.ndarray | None:
+    """(S,) values of a reward on a grid environment, or None without a layout or values."""
+    if env.mdp is None or env.mdp.layout is None:
+        return None
+    values = state_values(spec, env.mdp)
+    return normalised(values) if normalise else values
 
 
 def visits_heatmap(env: EnvView) -> Markup | None:
@@ -104,4 +156,21 @@ def visits_heatmap(env: EnvView) -> Markup | None:
         title="State visits of the trajectories",
         unit="visits (count)",
         paths=env.paths,
+        marks=grid_marks(env.mdp),
     )
+
+
+def value_range(arrays: Sequence[np.ndarray | None]) -> tuple[float, float] | None:
+    """The smallest and largest value over several per-state arrays (one shared colour scale)."""
+    present = [a for a in arrays if a is not None and a.size]
+    if not present:
+        return None
+    return min(float(a.min()) for a in present), max(float(a.max()) for a in present)
+
+
+def normalised(values: np.ndarray | None) -> np.ndarray | None:
+    """Values divided by their largest |value| (rewards are defined up to positive scale)."""
+    if values is None:
+        return None
+    peak = float(np.abs(values).max()) if values.size else 0.0
+    return values / peak if peak > 0 else values

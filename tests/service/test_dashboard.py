@@ -457,7 +457,7 @@ async def test_compare_page_measures_network_rewards(
     compare = await client.get("/compare", params=[("ids", first), ("ids", second.json()["id"])])
     assert compare.status_code == 200
     distances = re.findall(r"<td class=\"num\" data-distance>([^<]+)</td>", compare.text)
-    assert distances[0] == distances[3] == "0"
+    assert distances[0] == distances[3] == "—"
     assert all(0.0 <= float(d) <= 1.0 for d in distances[1:3]), distances
 
 

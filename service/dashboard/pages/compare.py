@@ -22,13 +22,15 @@ from service.core.models import Inference, RolloutSet
 from service.core.settings import Settings
 from service.dashboard import charts
 from service.dashboard.base import page, page_router
-from service.dashboard.views import env_view, heatmap_for
+from service.dashboard.views import EnvView, env_view, grid_values, heatmap_for, value_range
 from service.inferences import repository as inferences_repository
 from service.inferences import service as inferences
 from service.inferences.schemas import DivergencePublic
 from service.rollouts import repository as rollouts_repository
 
 MAX_COMPARED = 6
+SAME = "—"
+"""The matrix diagonal: an inference against itself is not a comparison."""
 
 router = page_router()
 
@@ -41,6 +43,7 @@ class Compared:
     rollouts: RolloutSet
     reward: dict[str, Any] | None
     report: DivergencePublic | None
+    env: EnvView | None = None
     heatmap: Markup | None = None
 
 
@@ -66,19 +69,39 @@ def compare_page(
         reward = rewards.get(row.id)
         item = Compared(row, ro, reward, inferences.training_report(session, row.id))
         if reward is not None:
-            env = env_view(session, project_id, ro, settings)
-            item.heatmap = heatmap_for(env, reward, f"Inferred utility: {ro.name}")
+            item.env = env_view(session, project_id, ro, settings)
         items.append(item)
+    _draw_heatmaps(items)
     return ComparePage(
         items, _compare_weights(items), _pairwise(session, project_id, items, settings)
     )
+
+
+def _draw_heatmaps(items: Sequence[Compared]) -> None:
+    """Each utility on its grid, divided by its largest |value|, all on one colour scale."""
+    values = [grid_values(i.env, i.reward, normalise=True) if i.env else None for i in items]
+    scale = value_range(values)
+    for n, item in enumerate(items, start=1):
+        if item.env is not None:
+            title = f"{n}. inferred utility: {item.rollouts.name}"
+            item.heatmap = heatmap_for(item.env, item.reward, title, scale=scale, normalise=True)
+
+
+def feature_order(items: Sequence[Compared]) -> list[str]:
+    """Features as the inference page orders them (the environment's order), then any others."""
+    names: list[str] = []
+    for item in items:
+        if item.env is not None and item.env.mdp is not None:
+            names += [f for f in item.env.mdp.feature_names if f not in names]
+    weights = {f for i in items for f in (i.reward or {}).get("weights", {})}
+    return [f for f in names if f in weights] + sorted(weights - set(names))
 
 
 def _compare_weights(items: Sequence[Compared]) -> Markup | None:
     linear = [i for i in items if i.reward and i.reward.get("kind") == "linear"]
     if len(linear) < 2:
         return None
-    features = sorted({f for i in linear for f in (i.reward or {})["weights"]})
+    features = feature_order(linear)
     series = [
         charts.Series(
             f"{n + 1}. {i.rollouts.name}"[:40], charts.OKABE_ITO[n % 7], (i.reward or {})["weights"]
@@ -113,7 +136,7 @@ def _pairwise(
         cells = []
         for b in items:
             if a.row.id == b.row.id:
-                cells.append("0")
+                cells.append(SAME)
                 continue
             if a.reward is None or b.reward is None:
                 cells.append("not finished")
@@ -133,7 +156,7 @@ def _epic(session: Session, project_id: str, body: ComparisonCreate, settings: S
         epic = comparisons.compare(session, project_id, body, settings, only=("epic",))["epic"]
     except DomainError:
         return "not comparable"
-    return "—" if epic is None or math.isnan(epic) else f"{epic:.3f}"
+    return "undefined" if epic is None or math.isnan(epic) else f"{epic:.3f}"
 
 
 @router.get("/compare", response_class=HTMLResponse)
@@ -152,4 +175,4 @@ def compare(
             errors=[Problem("ids", f"{len(chosen)} given")],
         )
     detail = compare_page(uow.session, auth.principal.project_id, chosen, settings)
-    return page(request, "compare.html", auth=auth, p=detail)
+    return page(request, "compare.html", auth=auth, session=uow.session, p=detail)

@@ -3,6 +3,7 @@ and the actions on it (cancel, delete, rerun, download the reward's weights)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,9 +48,11 @@ from service.inferences.schemas import DivergencePublic
 from service.rollouts.router import parse_tag
 
 CURVE_LABELS = {
-    "linf_delta": "occupancy gap max|D_model − D_demo|",
-    "grad_norm": "gradient L2 norm",
+    "linf_delta": "occupancy gap max|D_model − D_demo| (expected visits)",
+    "grad_norm": "gradient L2 norm (feature counts)",
 }
+STOP_PARAMS = {"linf_delta": "linf_eps", "grad_norm": "grad_l2_eps"}
+"""The parameter that ends the fit when a logged quantity falls to it (either one suffices)."""
 
 router = page_router()
 
@@ -146,6 +149,7 @@ def inferences_list(
         request,
         "inferences.html",
         auth=auth,
+        session=uow.session,
         listing=listing,
         params=params,
         next_url=next_url,
@@ -192,6 +196,19 @@ class InferencePage:
     charts: dict[str, Markup] = field(default_factory=dict)
     identifiability: dict[str, Any] | None = None
     timings: list[tuple[str, str]] = field(default_factory=list)
+    curve_note: str = ""
+
+    @property
+    def caveats(self) -> dict[str, str]:
+        """Features whose weights the data cannot determine, with why (shown beside them)."""
+        ident = self.identifiability or {}
+        notes = {}
+        for group in ident.get("indistinguishable") or []:
+            for name in group:
+                notes[name] = "≡ " + " ≡ ".join(g for g in group if g != name)
+        for name in ident.get("constant") or []:
+            notes[name] = "constant in the data"
+        return notes
 
 
 def inference_page(
@@ -224,7 +241,9 @@ def _inference_charts(shown: InferencePage) -> dict[str, Markup]:
                 charts.Series("training reward", charts.OKABE_ITO[0], training["weights"])
             )
         names = list(shown.env.mdp.feature_names) if shown.env.mdp else sorted(reward["weights"])
-        drawn["weights"] = charts.weight_bars(series, names, title="Feature weights")
+        drawn["weights"] = charts.weight_bars(
+            series, names, title="Feature weights", notes=shown.caveats
+        )
     for key, spec, title in (
         ("heat_inferred", reward, "Inferred utility per cell"),
         ("heat_training", training, "Training reward per cell"),
@@ -235,7 +254,9 @@ def _inference_charts(shown: InferencePage) -> dict[str, Markup]:
     if shown.report:
         drawn["distances"] = distance_chart(shown.report)
     if shown.row.curve:
-        drawn["curve"] = curve_chart(shown.row.curve)
+        curve = curve_chart(shown.row.curve, shown.row.params or {})
+        drawn["curve"] = curve.chart
+        shown.curve_note = curve.note
     return drawn
 
 
@@ -272,22 +293,59 @@ def distance_chart(report: DivergencePublic) -> Markup:
     )
 
 
-def curve_chart(curve: Sequence[Mapping[str, float]]) -> Markup:
-    """The IRL training curve: every logged quantity per iteration."""
+@dataclass(frozen=True)
+class Curve:
+    """The training curve chart and a sentence saying which logged quantity met its threshold."""
+
+    chart: Markup
+    note: str
+
+
+def curve_chart(curve: Sequence[Mapping[str, float]], params: Mapping[str, Any]) -> Curve:
+    """The IRL training curve: each logged quantity per iteration with its stopping threshold,
+    the one that met its threshold (the one the log's "converged" refers to) first."""
     keys = [k for k in curve[0] if k != "iteration"] if curve else []
+    thresholds = {k: _threshold(params, k) for k in keys}
+    last = curve[-1] if curve else {}
+    met = [k for k in keys if last.get(k, math.inf) <= (thresholds[k] or -math.inf)]
+    keys.sort(key=lambda k: k not in met)
     series = [
-        (
+        charts.Line(
             CURVE_LABELS.get(k, k),
             [(float(p.get("iteration", i)), float(p[k])) for i, p in enumerate(curve) if k in p],
+            threshold=thresholds[k],
         )
         for k in keys
     ]
-    return charts.lines(
+    chart = charts.lines(
         series,
         title="IRL training curve",
         x_label="iteration (count)",
-        y_label="expected visits / feature counts",
+        y_label="logged value (units in the legend)",
     )
+    return Curve(chart, _curve_note(met, thresholds, last))
+
+
+def _threshold(params: Mapping[str, Any], key: str) -> float | None:
+    value = params.get(STOP_PARAMS.get(key, ""))
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def _curve_note(
+    met: Sequence[str], thresholds: Mapping[str, float | None], last: Mapping[str, float]
+) -> str:
+    """Which quantity ended the fit, in words."""
+    iteration = int(last.get("iteration", 0))
+    if met:
+        said = " and ".join(
+            f"{CURVE_LABELS.get(k, k).split(' (')[0]} fell to ≤ {thresholds[k]:g} "
+            f"({STOP_PARAMS[k]})"
+            for k in met
+        )
+        return f"Converged at iteration {iteration}: the {said}. Either criterion ends the fit."
+    if any(t is not None for t in thresholds.values()):
+        return f"Stopped at iteration {iteration} before any quantity reached its threshold."
+    return f"{iteration} iterations logged."
 
 
 def _duration(start: datetime | None, end: datetime | None) -> str:
@@ -323,6 +381,7 @@ def inference_detail(
         request,
         "inference.html",
         auth=auth,
+        session=uow.session,
         p=detail,
         live_statuses=LIVE_STATUSES,
     )

@@ -65,11 +65,13 @@ def rollouts_page(
 
 
 def lengths_chart(summary: RolloutSummary) -> Markup:
-    """How many trajectories have each length."""
-    values = {str(length): float(n) for length, n in sorted(summary.length_counts.items())}
-    return charts.count_bars(
-        charts.Series("trajectories", charts.OKABE_ITO[0], values),
+    """How many trajectories have each length, in whole-number bins."""
+    counts = {int(length): int(n) for length, n in summary.length_counts.items()}
+    return charts.histogram(
+        charts.integer_bins(counts),
         title="Trajectory lengths",
+        label="trajectories",
+        colour=charts.OKABE_ITO[0],
         x_label="length (steps)",
         y_label="trajectories (count)",
     )
@@ -83,7 +85,14 @@ def rollouts_list(
     rows = repository.rollouts_page(uow.session, auth.principal.project_id, cursor, PAGE_SIZE)
     after = next_cursor(rows, PAGE_SIZE, repository.ROLLOUTS_ORDER)
     next_url = f"/rollouts?{urlencode({'cursor': after})}" if after else None
-    return page(request, "rollouts.html", auth=auth, rows=rows[:PAGE_SIZE], next_url=next_url)
+    return page(
+        request,
+        "rollouts.html",
+        auth=auth,
+        session=uow.session,
+        rows=rows[:PAGE_SIZE],
+        next_url=next_url,
+    )
 
 
 @router.get("/rollouts/{rollouts_id}", response_class=HTMLResponse)
@@ -96,6 +105,7 @@ def rollouts_detail(
         request,
         "rollout.html",
         auth=auth,
+        session=uow.session,
         p=detail,
     )
 

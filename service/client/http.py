@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -29,6 +30,12 @@ CHUNK_TRANSITIONS = 2_000_000
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
 
 Json = dict[str, Any]
+
+
+def idempotency_headers() -> dict[str, str]:
+    """A fresh `Idempotency-Key` for one write: the server stores the write's first response
+    under it, so resending the same request (after a lost response) stores nothing twice."""
+    return {"Idempotency-Key": str(uuid.uuid4())}
 
 
 class MesascopeError(Exception):
@@ -145,6 +152,7 @@ class MesascopeClient:
                     "/v1/rollouts/bulk",
                     data={"metadata": json.dumps(metadata)},
                     files={"file": ("rollouts.npz", first.to_npz(), "application/x-npz")},
+                    headers=idempotency_headers(),
                 )
             )
             report(sent, arrays.n_transitions)
@@ -154,6 +162,7 @@ class MesascopeClient:
                         "POST",
                         f"/v1/rollouts/{result['id']}/chunks",
                         files={"file": ("chunk.npz", chunk.to_npz(), "application/x-npz")},
+                        headers=idempotency_headers(),
                     )
                 )
                 sent += chunk.n_transitions
@@ -161,7 +170,10 @@ class MesascopeClient:
             return result
         result = dict(
             self._request(
-                "POST", "/v1/rollouts", json={**metadata, "trajectories": arrays.to_json()}
+                "POST",
+                "/v1/rollouts",
+                json={**metadata, "trajectories": arrays.to_json()},
+                headers=idempotency_headers(),
             )
         )
         report(arrays.n_transitions, arrays.n_transitions)
@@ -207,7 +219,9 @@ class MesascopeClient:
             "params": dict(params or {}),
             "seed": seed,
         }
-        return dict(self._request("POST", "/v1/inferences", json=body))
+        return dict(
+            self._request("POST", "/v1/inferences", json=body, headers=idempotency_headers())
+        )
 
     def get_inference(self, inference_id: str) -> Json:
         """One inference: status, progress, reward and verdict."""

@@ -467,15 +467,11 @@ def _check_gym_value(value: Any, parameter: inspect.Parameter, loc: str) -> None
     if isinstance(default, tuple | list):
         numeric_array(value, loc, ndims=(1,), integer=False)
         return
-    numeric = (int, float)
-    if isinstance(default, int) or (
-        default is None and int in typing.get_args(parameter.annotation)
-    ):
+    optional = typing.get_args(parameter.annotation) if default is None else ()
+    if isinstance(default, int) or int in optional:
         as_int(value, loc, minimum=-(2**53), maximum=2**53)
         return
-    if isinstance(default, float) or (
-        default is None and any(t in numeric for t in typing.get_args(parameter.annotation))
-    ):
+    if isinstance(default, float) or float in optional:
         as_float(value, loc, minimum=-1e12, maximum=1e12)
         return
     raise InvalidInputError.at(loc, "this parameter cannot be set from JSON")

@@ -126,3 +126,18 @@ async def test_malformed_keys_are_a_422(client: httpx.AsyncClient, value: str) -
     )
     assert response.status_code == 422, response.text
     assert await _count(client, "/v1/rollouts") == 0
+
+
+async def test_expired_keys_are_free_again(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from service.idempotency import service as idempotency
+
+    monkeypatch.setattr(idempotency, "KEY_LIFETIME", timedelta(seconds=-1))
+    body = corridor_rollouts()
+    first = await client.post("/v1/rollouts", json=body, headers=_key("old"))
+    again = await client.post("/v1/rollouts", json=body, headers=_key("old"))
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json()["id"] != first.json()["id"]

@@ -1,7 +1,13 @@
 """Environment specs from the API (JSON) validated into TabularMDPs and gymnasium references."""
 
+import contextlib
 import fnmatch
+import functools
+import importlib
+import inspect
 import json
+import re
+import typing
 from collections.abc import Callable, Collection, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -22,6 +28,7 @@ from irl.io.fields import (
     check_length,
     first_indices,
     numeric_array,
+    storable_text,
 )
 from irl.io.rewards import parse_reward_spec
 from irl.rewards import LinearReward, TabularReward
@@ -355,14 +362,23 @@ def _parse_layout(value: Any, loc: str, n_states: int) -> Layout:
 def _parse_gymnasium(
     spec: Mapping[str, Any], loc: str, allowed_gym_ids: Collection[str]
 ) -> GymnasiumEnvSpec:
-    """Gymnasium env id (must match an allowed pattern) and JSON-able kwargs."""
+    """A registered gymnasium id matching an allowed pattern, with kwargs its environment takes."""
     check_keys(spec, loc, required=("kind", "id"), optional=("kwargs",))
     env_id = as_str(spec["id"], f"{loc}.id")
+    if not _GYM_ID.fullmatch(env_id) or ".." in env_id:
+        raise InvalidInputError.at(
+            f"{loc}.id",
+            "expected a registered environment id such as `seals/CartPole-v0` "
+            "(letters, digits, `-_./`; no module part `module:Env`, no `..`)",
+        )
     if not any(fnmatch.fnmatchcase(env_id, pattern) for pattern in allowed_gym_ids):
         allowed = ", ".join(sorted(allowed_gym_ids)) or "none"
         raise InvalidInputError.at(
             f"{loc}.id", f"`{env_id}` is not allowed here; allowed: {allowed}"
         )
+    registered = gym_registry().get(env_id)
+    if registered is None:
+        raise InvalidInputError.at(f"{loc}.id", f"`{env_id}` is not a registered environment")
     kwargs = as_mapping(spec.get("kwargs", {}), f"{loc}.kwargs")
     try:
         text = json.dumps(kwargs, allow_nan=False)
@@ -374,4 +390,97 @@ def _parse_gymnasium(
         raise InvalidInputError.at(
             f"{loc}.kwargs", f"{len(text)} characters of JSON, above the limit {MAX_KWARGS_CHARS}"
         )
+    _check_gym_kwargs(kwargs, _accepted_parameters(registered.entry_point), f"{loc}.kwargs")
     return GymnasiumEnvSpec(id=env_id, kwargs=MappingProxyType(json.loads(text)))
+
+
+MAX_EPISODE_STEPS = 1_000_000
+_GYM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,199}")
+_NOT_ENV_PARAMETERS = frozenset({"self", "render_mode"})
+
+
+def gym_registry() -> Mapping[str, Any]:
+    """gymnasium's registry of environment ids, with the seals ids registered when installed."""
+    import gymnasium
+
+    with contextlib.suppress(ImportError):
+        import seals  # noqa: F401  (registers seals/* ids)
+    return gymnasium.registry
+
+
+@functools.cache
+def _accepted_parameters(entry_point: Any) -> Mapping[str, inspect.Parameter]:
+    """The keyword parameters an environment's constructor names (JSON-able ones only; none
+    when it cannot be imported here or takes only `*args, **kwargs`)."""
+    try:
+        if isinstance(entry_point, str):
+            module, _, attr = entry_point.partition(":")
+            entry_point = getattr(importlib.import_module(module), attr)
+        parameters = inspect.signature(entry_point, eval_str=True).parameters
+    except Exception:  # an optional dependency (e.g. mujoco) may be missing here
+        return {}
+    return {
+        name: p
+        for name, p in parameters.items()
+        if name not in _NOT_ENV_PARAMETERS
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and not any(part in name for part in ("file", "path", "dir"))
+    }
+
+
+def _check_gym_kwargs(
+    kwargs: Mapping[str, Any], accepted: Mapping[str, inspect.Parameter], loc: str
+) -> None:
+    """Refuse kwargs the environment does not take, or values of the wrong kind."""
+    problems = ProblemList()
+    for name, value in kwargs.items():
+        where = f"{loc}.{name[:40]}"
+        if name == "max_episode_steps":
+            problems.attempt(as_int, value, where, minimum=1, maximum=MAX_EPISODE_STEPS)
+        elif name not in accepted:
+            known = ", ".join(["max_episode_steps", *sorted(accepted)])
+            problems.add(where, f"not accepted by this environment; accepted: {known}")
+        else:
+            problems.attempt(_check_gym_value, value, accepted[name], where)
+    problems.raise_if_any()
+
+
+def _check_gym_value(value: Any, parameter: inspect.Parameter, loc: str) -> None:
+    """A kwarg value of the kind the parameter's default or `Literal` annotation allows."""
+    choices = typing.get_args(parameter.annotation)
+    if typing.get_origin(parameter.annotation) is typing.Literal:
+        if value not in choices or isinstance(value, bool) != isinstance(choices[0], bool):
+            raise InvalidInputError.at(
+                loc, "expected one of " + ", ".join(json.dumps(c) for c in choices)
+            )
+        return
+    default = parameter.default
+    if isinstance(value, str):
+        storable_text(value, loc)
+        if not isinstance(default, str):
+            raise InvalidInputError.at(loc, f"expected {_kind_of(default)}, got a string")
+        return
+    if isinstance(default, bool) or isinstance(value, bool):
+        if not (isinstance(default, bool) and isinstance(value, bool)):
+            raise InvalidInputError.at(loc, f"expected {_kind_of(default)}, got {value!r}")
+        return
+    if isinstance(default, tuple | list):
+        numeric_array(value, loc, ndims=(1,), integer=False)
+        return
+    optional = typing.get_args(parameter.annotation) if default is None else ()
+    if isinstance(default, int) or int in optional:
+        as_int(value, loc, minimum=-(2**53), maximum=2**53)
+        return
+    if isinstance(default, float) or float in optional:
+        as_float(value, loc, minimum=-1e12, maximum=1e12)
+        return
+    raise InvalidInputError.at(loc, "this parameter cannot be set from JSON")
+
+
+def _kind_of(default: Any) -> str:
+    """What a default's type asks for, in words."""
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, str):
+        return "a string"
+    return "a number"

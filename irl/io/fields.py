@@ -6,7 +6,8 @@ lists, nested dicts). The happy path is vectorised; element-wise work happens on
 path, to say exactly which element is wrong.
 """
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
@@ -21,6 +22,7 @@ MAX_REPORTED_PER_FIELD = 5
 _INT64_MAX = float(np.iinfo(np.int64).max)
 _NUMBER_TYPES = (int, float, np.integer, np.floating)
 _BOOL_TYPES = (bool, np.bool_)
+_BOOL_SET = frozenset(_BOOL_TYPES)
 
 
 class ProblemList:
@@ -143,8 +145,15 @@ def as_str(value: Any, loc: str, *, max_length: int = 200) -> str:
         raise InvalidInputError.at(loc, "must not be empty")
     if len(value) > max_length:
         raise InvalidInputError.at(loc, f"length {len(value)} exceeds the limit {max_length}")
+    return storable_text(value, loc)
+
+
+def storable_text(value: str, loc: str) -> str:
+    """Refuse NUL characters and lone UTF-16 surrogates (no database stores them as text)."""
     if "\x00" in value:
         raise InvalidInputError.at(loc, "must not contain NUL characters")
+    if not value.isascii() and any("\ud800" <= c <= "\udfff" for c in value):
+        raise InvalidInputError.at(loc, "must be valid Unicode (contains a lone surrogate)")
     return value
 
 
@@ -249,9 +258,24 @@ def _to_ndarray(value: Any, loc: str, ndims: Collection[int]) -> np.ndarray:
     if not isinstance(value, list | tuple):
         raise InvalidInputError.at(loc, f"expected a list, got {describe(value)}")
     try:
-        return np.asarray(value)
+        arr = np.asarray(value)
     except (ValueError, TypeError, OverflowError, RecursionError):
         raise InvalidInputError(list(_ragged_problems(value, loc, max(ndims)))) from None
+    if arr.dtype.kind in "iuf" and _has_bools(value, arr.ndim):
+        # numpy turns [0, true] into [0, 1]; JSON booleans are never numbers here
+        is_bool = np.vectorize(lambda x: isinstance(x, _BOOL_TYPES), otypes=[bool])
+        objects = np.asarray(value, dtype=object)
+        _raise_at_elements(
+            objects, is_bool(objects), loc, lambda x: f"expected a number, got {describe(x)}"
+        )
+    return arr
+
+
+def _has_bools(value: Sequence[Any], ndim: int) -> bool:
+    """Whether a rectangular list (1-D or 2-D) holds booleans among its numbers (one C-level
+    pass over the element types)."""
+    items: Iterable[Any] = value if ndim <= 1 else itertools.chain.from_iterable(value)
+    return not _BOOL_SET.isdisjoint(set(map(type, items)))
 
 
 def _ragged_problems(value: Sequence[Any], loc: str, ndim: int) -> Iterator[Problem]:

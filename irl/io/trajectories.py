@@ -2,6 +2,7 @@
 TrajectorySets; and checks that a set fits a tabular MDP."""
 
 import io
+import math
 import zipfile
 from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
@@ -25,6 +26,8 @@ from irl.io.fields import (
 from irl.trajectories import TrajectorySet, shape_problems
 
 MAX_TRANSITIONS = 10_000_000
+MAX_JSON_TRAJECTORIES = 10_000
+"""Trajectories per JSON upload: each costs Python work, so larger sets go as .npz (bulk)."""
 MAX_NPZ_BYTES = 2**31
 _REPORTED = 5
 _ALIASES = {
@@ -35,17 +38,34 @@ _ALIASES = {
 }
 _EXTRA_FIELDS = ("truncations", "infos")
 _NPZ_FIELDS = ("obs", "acts", "rews", "terminal", "lengths")
+_MAX_INFLATION = 200
+"""Largest accepted ratio of a big member's uncompressed to compressed size."""
+_RATIO_CHECKED_ABOVE = 64 * 1024**2
+"""Members smaller than this (uncompressed) may compress arbitrarily well."""
 
 
 def parse_trajectories(
-    items: Any, *, loc: str = "trajectories", max_transitions: int = MAX_TRANSITIONS
+    items: Any,
+    *,
+    loc: str = "trajectories",
+    max_transitions: int = MAX_TRANSITIONS,
+    max_trajectories: int = MAX_JSON_TRAJECTORIES,
 ) -> TrajectorySet:
-    """Validate API trajectories (Minari field names accepted as aliases) into a TrajectorySet."""
+    """Validate API trajectories (Minari field names accepted as aliases) into a TrajectorySet.
+
+    The number of trajectories is checked before any per-trajectory work, and each one's
+    length against the remaining transition budget before it is converted.
+    """
     if not isinstance(items, list | tuple):
         raise InvalidInputError.at(loc, f"expected a list of trajectories, got {describe(items)}")
     if not items:
         raise InvalidInputError.at(loc, "at least one trajectory is required")
-    check_length(items, loc, max_transitions, "trajectories")
+    check_length(
+        items,
+        loc,
+        min(max_trajectories, max_transitions),
+        "trajectories (upload larger sets as an .npz to /v1/rollouts/bulk)",
+    )
     problems = ProblemList()
     parsed: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]] = []
     budget = max_transitions
@@ -117,21 +137,8 @@ def from_npz_bytes(
         source = data
     else:
         raise InvalidInputError.at(loc, f"expected bytes or a binary file, got {describe(data)}")
-    arrays = _load_npz(source, loc, max_bytes)
+    arrays = _load_npz(source, loc, max_bytes, max_transitions)
     problems = ProblemList()
-    problems.attempt(
-        lambda: check_keys(
-            arrays, loc, required=("obs", "acts", "terminal", "lengths"), optional=("rews",)
-        )
-    )
-    problems.raise_if_any()
-    lengths = numeric_array(arrays["lengths"], f"{loc}.lengths", ndims=(1,), integer=True)
-    if lengths.size == 0:
-        raise InvalidInputError.at(f"{loc}.lengths", "at least one trajectory is required")
-    if lengths.min() < 1 or lengths.sum() > max_transitions:
-        raise InvalidInputError.at(
-            f"{loc}.lengths", f"lengths must be >= 1 and sum to at most {max_transitions}"
-        )
     obs = problems.attempt(lambda: _index_or_vectors(arrays["obs"], f"{loc}.obs"))
     acts = problems.attempt(lambda: _index_or_vectors(arrays["acts"], f"{loc}.acts"))
     terminal = problems.attempt(lambda: bool_array(arrays["terminal"], f"{loc}.terminal"))
@@ -142,6 +149,7 @@ def from_npz_bytes(
         )
     problems.raise_if_any()
     assert obs is not None and acts is not None and terminal is not None
+    lengths = arrays["lengths"]
     _check_consistent(obs, acts, rews, terminal, lengths, loc)
     return TrajectorySet(
         obs=read_only(obs),
@@ -321,8 +329,12 @@ def _check_feasible(ts: TrajectorySet, mdp: TabularMDP, loc: str) -> None:
     problems.raise_if_any()
 
 
-def _load_npz(source: BinaryIO, loc: str, max_bytes: int) -> dict[str, np.ndarray]:
-    """Arrays of a pickle-free .npz archive, refusing object arrays and oversized members."""
+def _load_npz(
+    source: BinaryIO, loc: str, max_bytes: int, max_transitions: int
+) -> dict[str, np.ndarray]:
+    """Arrays of a pickle-free .npz archive. Every member's .npy header (shape, dtype) and zip
+    sizes are checked before it is inflated, and `lengths` is validated first, so the other
+    members are only read once their declared shapes agree with it."""
     try:
         archive = np.load(source, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile):
@@ -330,28 +342,151 @@ def _load_npz(source: BinaryIO, loc: str, max_bytes: int) -> dict[str, np.ndarra
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise InvalidInputError.at(loc, "expected an .npz archive, got a single .npy array")
     with archive:
-        names = list(archive.files)
-        unknown = [name for name in names if name not in _NPZ_FIELDS]
-        if unknown:
-            raise InvalidInputError.at(
-                f"{loc}.{unknown[0][:40]}", "unknown array; allowed: " + ", ".join(_NPZ_FIELDS)
-            )
         assert archive.zip is not None
-        sizes = [info.file_size for info in archive.zip.infolist()]
-        if sum(sizes) > max_bytes:
-            raise InvalidInputError.at(
-                loc, f"{sum(sizes)} bytes uncompressed, above the limit {max_bytes}"
+        members = _members(archive.zip, loc, max_bytes, max_transitions)
+        problems = ProblemList()
+        problems.attempt(
+            lambda: check_keys(
+                members, loc, required=("obs", "acts", "terminal", "lengths"), optional=("rews",)
             )
-        return {name: _load_member(archive, name, f"{loc}.{name}") for name in names}
+        )
+        problems.raise_if_any()
+        lengths = _read_member(archive.zip, members["lengths"], f"{loc}.lengths")
+        checked = checked_lengths(lengths, f"{loc}.lengths", max_transitions=max_transitions)
+        _check_declared_shapes(members, checked, loc)
+        arrays = {
+            name: _read_member(archive.zip, member, f"{loc}.{name}")
+            for name, member in members.items()
+            if name != "lengths"
+        }
+        return {**arrays, "lengths": checked}
 
 
-def _load_member(archive: np.lib.npyio.NpzFile, name: str, loc: str) -> np.ndarray:
-    """One array of the archive (object arrays would need pickle and are refused)."""
+def checked_lengths(value: Any, loc: str, *, max_transitions: int) -> np.ndarray:
+    """Trajectory lengths as int64, each >= 1, summing to at most `max_transitions`; the bounds
+    are checked before summing, so the sum cannot wrap around."""
+    lengths = numeric_array(value, loc, ndims=(1,), integer=True)
+    if lengths.size == 0:
+        raise InvalidInputError.at(loc, "at least one trajectory is required")
+    if lengths.size > max_transitions:
+        raise InvalidInputError.at(
+            loc, f"{lengths.size} trajectories, above the transition limit {max_transitions}"
+        )
+    problems = ProblemList()
+    bad = (lengths < 1) | (lengths > max_transitions)
+    for (i,) in first_indices(bad, _REPORTED):
+        problems.add(f"{loc}[{i}]", f"length {lengths[i]} outside [1, {max_transitions}]")
+    problems.raise_if_any()
+    # At most max_transitions terms, each at most max_transitions: the int64 sum cannot wrap
+    # for any limit below 3e9 (the settings' limit is far lower).
+    total = int(lengths.sum(dtype=np.int64))
+    if total > max_transitions:
+        raise InvalidInputError.at(
+            loc, f"lengths sum to {total} transitions, above the limit {max_transitions}"
+        )
+    return lengths
+
+
+class _Member:
+    """An archive member's zip entry and its declared .npy header."""
+
+    def __init__(self, info: zipfile.ZipInfo, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.info, self.shape, self.dtype = info, shape, dtype
+
+
+def _members(
+    archive: zipfile.ZipFile, loc: str, max_bytes: int, max_transitions: int
+) -> dict[str, _Member]:
+    """Each member's declared shape and dtype, read from its .npy header (a few hundred bytes)
+    without inflating the data; refuses unknown names, object dtypes, sizes that disagree with
+    the header, oversized members and absurd compression ratios."""
+    members: dict[str, _Member] = {}
+    total = 0
+    for info in archive.infolist():
+        name = info.filename.removesuffix(".npy")
+        where = f"{loc}.{name[:40]}"
+        if name not in _NPZ_FIELDS or name in members:
+            raise InvalidInputError.at(where, "unknown array; allowed: " + ", ".join(_NPZ_FIELDS))
+        if info.file_size > max_bytes:
+            raise InvalidInputError.at(
+                where, f"{info.file_size} bytes uncompressed, above the limit {max_bytes}"
+            )
+        if info.file_size > _RATIO_CHECKED_ABOVE and info.file_size > _MAX_INFLATION * max(
+            info.compress_size, 1
+        ):
+            raise InvalidInputError.at(
+                where,
+                f"inflates {info.compress_size} compressed bytes to {info.file_size} "
+                f"(more than {_MAX_INFLATION}x); store large arrays uncompressed (np.savez)",
+            )
+        shape, dtype, header_bytes = _header(archive, info, where)
+        declared = header_bytes + math.prod(shape) * dtype.itemsize
+        if declared != info.file_size:
+            raise InvalidInputError.at(
+                where,
+                f"the .npy header declares shape {list(shape)} of {dtype} "
+                f"({declared} bytes) but the member holds {info.file_size} bytes",
+            )
+        if shape and shape[0] > 2 * max_transitions:
+            raise InvalidInputError.at(
+                where, f"{shape[0]} rows, above the limit of {2 * max_transitions}"
+            )
+        total += info.file_size
+        members[name] = _Member(info, shape, dtype)
+    if total > max_bytes:
+        raise InvalidInputError.at(loc, f"{total} bytes uncompressed, above the limit {max_bytes}")
+    return members
+
+
+def _header(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, loc: str
+) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, header size in bytes) of a .npy member, reading only its header."""
     try:
-        return np.asarray(archive[name])
+        with archive.open(info) as stream:
+            version = np.lib.format.read_magic(stream)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+            header_bytes = stream.tell()
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as error:
+        raise InvalidInputError.at(loc, f"unreadable .npy header ({str(error)[:100]})") from None
+    if dtype.hasobject:
+        raise InvalidInputError.at(loc, "object arrays (pickles) are not accepted")
+    return tuple(int(n) for n in shape), dtype, header_bytes
+
+
+def _check_declared_shapes(members: Mapping[str, _Member], lengths: np.ndarray, loc: str) -> None:
+    """Refuse members whose declared first dimension disagrees with the lengths (before any of
+    them is inflated)."""
+    n_traj, n = int(lengths.size), int(lengths.sum())
+    expected = {"obs": n + n_traj, "acts": n, "rews": n, "terminal": n_traj}
+    problems = ProblemList()
+    for name, rows in expected.items():
+        member = members.get(name)
+        if member is None:
+            continue
+        declared = member.shape[0] if member.shape else None
+        if declared != rows:
+            problems.add(
+                f"{loc}.{name}",
+                f"declares shape {list(member.shape)}, expected {rows} rows from the lengths "
+                f"({n_traj} trajectories, {n} transitions)",
+            )
+    problems.raise_if_any()
+
+
+def _read_member(archive: zipfile.ZipFile, member: _Member, loc: str) -> np.ndarray:
+    """One member's array (its header already checked)."""
+    try:
+        with archive.open(member.info) as stream:
+            return np.asarray(np.lib.format.read_array(stream, allow_pickle=False))
     except ValueError as error:
         if "allow_pickle" in str(error):
             raise InvalidInputError.at(loc, "object arrays (pickles) are not accepted") from None
-        raise InvalidInputError.at(loc, f"unreadable array ({error})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise InvalidInputError.at(loc, f"unreadable array ({error})") from None
+        raise InvalidInputError.at(loc, f"unreadable array ({str(error)[:100]})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise InvalidInputError.at(loc, f"unreadable array ({str(error)[:100]})") from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -32,6 +33,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_RETRY_DELAY = 30.0
 
 Json = dict[str, Any]
+
+
+def idempotency_headers() -> dict[str, str]:
+    """A fresh `Idempotency-Key` for one write: the server stores the write's first response
+    under it, so resending the same request (after a lost response) stores nothing twice."""
+    return {"Idempotency-Key": str(uuid.uuid4())}
 
 
 class MesascopeError(Exception):
@@ -188,6 +195,7 @@ class MesascopeClient:
                     "/v1/rollouts/bulk",
                     data={"metadata": json.dumps(metadata)},
                     files={"file": ("rollouts.npz", first.to_npz(), "application/x-npz")},
+                    headers=idempotency_headers(),
                 )
             )
             report(sent, arrays.n_transitions)
@@ -197,6 +205,7 @@ class MesascopeClient:
                         "POST",
                         f"/v1/rollouts/{result['id']}/chunks",
                         files={"file": ("chunk.npz", chunk.to_npz(), "application/x-npz")},
+                        headers=idempotency_headers(),
                     )
                 )
                 sent += chunk.n_transitions
@@ -204,7 +213,10 @@ class MesascopeClient:
             return result
         result = dict(
             self._request(
-                "POST", "/v1/rollouts", json={**metadata, "trajectories": arrays.to_json()}
+                "POST",
+                "/v1/rollouts",
+                json={**metadata, "trajectories": arrays.to_json()},
+                headers=idempotency_headers(),
             )
         )
         report(arrays.n_transitions, arrays.n_transitions)
@@ -250,7 +262,9 @@ class MesascopeClient:
             "params": dict(params or {}),
             "seed": seed,
         }
-        return dict(self._request("POST", "/v1/inferences", json=body))
+        return dict(
+            self._request("POST", "/v1/inferences", json=body, headers=idempotency_headers())
+        )
 
     def get_inference(self, inference_id: str, *, curve: bool = False) -> Json:
         """One inference: status, progress, log, reward and verdict (and its training curve

@@ -153,6 +153,10 @@ class RolloutSet(Base):
     summary: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSON))
     """What pages and checks need of the arrays (`RolloutSummary`); None on rows stored before
     summaries existed until first needed."""
+    n_chunks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many chunks the set holds; appends number theirs by incrementing it (row-locked)."""
+    sealed_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When the first inference was submitted: from then on no chunk can be appended."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index(None, "project_id", "created_at", "id"),)
@@ -262,3 +266,21 @@ class WorkerHeartbeat(Base):
     concurrency: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     beat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class IdempotencyRecord(Base):
+    """The stored response to a write sent with an `Idempotency-Key` header, per API key, so a
+    retry with the same key and body gets the same response and stores nothing twice."""
+
+    __tablename__ = "idempotency_keys"
+    api_key_id: Mapped[str] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    operation: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

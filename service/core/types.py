@@ -14,14 +14,16 @@ ID_PATTERN = r"^[a-z]{2,4}_[0-9a-f]{1,36}$"
 
 
 def no_nul(value: str) -> str:
-    """Refuse NUL characters, which PostgreSQL text cannot store."""
+    """Refuse NUL characters and lone UTF-16 surrogates, which no database can store as text."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    if not value.isascii() and any("\ud800" <= c <= "\udfff" for c in value):
+        raise ValueError("must be valid Unicode (contains a lone surrogate)")
     return value
 
 
 Text = Annotated[str, AfterValidator(no_nul)]
-"""A string without NUL characters."""
+"""A string without NUL characters or lone surrogates."""
 
 Name = Annotated[Text, Field(min_length=1, max_length=200)]
 """A display name."""

@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from service.auth.dependencies import CurrentKey
 from service.core.deps import SettingsDep, UowDep
 from service.core.errors import problem_responses
 from service.core.pagination import CursorQuery, LimitQuery, page_of
 from service.core.types import IdPath, IdQuery
+from service.idempotency import service as idempotency
+from service.idempotency.service import IdempotencyKey
 from service.inferences import repository, service
 from service.inferences.schemas import (
     DivergencePublic,
@@ -34,13 +38,30 @@ def _detail(uow: UowDep, row: Any, *, curve: bool = False) -> InferenceDetail:
     return service.to_detail(row, reward, curve=curve)
 
 
-@router.post("", status_code=202, response_model=InferencePublic, responses=problem_responses(413))
+@router.post(
+    "", status_code=202, response_model=InferencePublic, responses=problem_responses(409, 413)
+)
 def create_inference(
-    body: InferenceCreate, key: CurrentKey, uow: UowDep, request: Request, settings: SettingsDep
-) -> InferencePublic:
-    """Queue an IRL job; poll `GET /v1/inferences/{id}` for its status and progress."""
-    row = service.submit(uow, key.project_id, body, settings, request.app.state.enqueue)
-    return service.to_public(row)
+    body: InferenceCreate,
+    key: CurrentKey,
+    uow: UowDep,
+    request: Request,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> BaseModel | JSONResponse:
+    """Queue an IRL job; poll `GET /v1/inferences/{id}` for its status and progress. Submitting
+    seals the rollout set: the job runs on exactly the chunks it holds now."""
+    idempotent = idempotency.request_of(
+        key, idempotency_key, "POST /v1/inferences", lambda: [body.model_dump_json()]
+    )
+    return idempotency.respond(
+        uow.session,
+        idempotent,
+        202,
+        lambda: service.to_public(
+            service.submit(uow, key.project_id, body, settings, request.app.state.enqueue)
+        ),
+    )
 
 
 @router.get("", response_model=InferenceList)

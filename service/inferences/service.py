@@ -62,6 +62,9 @@ def create(
             f"{algorithm.name} fits {' or '.join(f'`{m}`' for m in algorithm.reward_models)} "
             "rewards",
         )
+    # Sealing first waits for appends in flight, so the checks below and the job see exactly
+    # the chunks the set holds from now on (later appends get 409).
+    rollouts.repository.seal(session, ro)
     try:
         params = algorithm.validate_params(body.params, loc="params")
         if algorithm.environment_kind == "tabular":

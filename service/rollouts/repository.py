@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from service.core.models import Inference, RolloutChunk, RolloutSet, RolloutTag, new_id
+from service.core.models import (
+    Inference,
+    RolloutChunk,
+    RolloutSet,
+    RolloutTag,
+    new_id,
+    utcnow,
+)
 from service.core.pagination import newest_first, paginate
 
 
@@ -20,18 +27,43 @@ def add(session: Session, *, tags: dict[str, str], **fields: Any) -> RolloutSet:
     return row
 
 
-def add_chunk(
-    session: Session, rollouts_id: str, *, artifact_id: str, n_trajectories: int, n_transitions: int
-) -> RolloutChunk:
-    """Append a chunk of arrays to a rollout set."""
-    position = int(
-        session.scalar(
-            select(func.count())
-            .select_from(RolloutChunk)
-            .where(RolloutChunk.rollouts_id == rollouts_id)
-        )
-        or 0
+def claim_chunk_position(session: Session, rollouts_id: str) -> int | None:
+    """The next chunk number of an unsealed set, taken by incrementing its count; None when the
+    set is sealed. The UPDATE row-locks the set until commit, so concurrent appends (and a
+    concurrent seal) wait for each other and get consecutive numbers."""
+    count = session.execute(
+        update(RolloutSet)
+        .where(RolloutSet.id == rollouts_id, RolloutSet.sealed_at.is_(None))
+        .values(n_chunks=RolloutSet.n_chunks + 1)
+        .returning(RolloutSet.n_chunks)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    return None if count is None else int(count) - 1
+
+
+def seal(session: Session, row: RolloutSet) -> int:
+    """Seal the set against appends (waiting for appends in flight, which hold its row lock)
+    and return how many chunks it holds from now on."""
+    session.execute(
+        update(RolloutSet)
+        .where(RolloutSet.id == row.id, RolloutSet.sealed_at.is_(None))
+        .values(sealed_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
+    session.refresh(row)
+    return row.n_chunks
+
+
+def add_chunk(
+    session: Session,
+    rollouts_id: str,
+    *,
+    position: int,
+    artifact_id: str,
+    n_trajectories: int,
+    n_transitions: int,
+) -> RolloutChunk:
+    """Store chunk number `position` of a rollout set (see `claim_chunk_position`)."""
     chunk = RolloutChunk(
         rollouts_id=rollouts_id,
         position=position,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
-from pydantic import ValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 
 from irl.errors import Problem
 from service.auth.dependencies import CurrentKey
@@ -13,6 +14,8 @@ from service.core.deps import SettingsDep, UowDep
 from service.core.errors import UnprocessableError, problem_responses
 from service.core.pagination import CursorQuery, LimitQuery, page_of
 from service.core.types import IdPath, IdQuery, Text
+from service.idempotency import service as idempotency
+from service.idempotency.service import IdempotencyKey
 from service.rollouts import repository, service
 from service.rollouts.schemas import (
     RolloutsCreate,
@@ -40,16 +43,30 @@ def parse_tag(tag: str | None) -> tuple[str, str] | None:
     return key, value
 
 
-@router.post("", status_code=201, response_model=RolloutsPublic, responses=problem_responses(413))
+@router.post(
+    "", status_code=201, response_model=RolloutsPublic, responses=problem_responses(409, 413)
+)
 def create_rollouts(
-    body: RolloutsCreate, key: CurrentKey, uow: UowDep, settings: SettingsDep
-) -> RolloutsPublic:
+    body: RolloutsCreate,
+    key: CurrentKey,
+    uow: UowDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> BaseModel | JSONResponse:
     """Upload trajectories; they are validated and stored whole, or not at all."""
-    return service.to_public(service.create(uow.session, key.project_id, body, settings))
+    request = idempotency.request_of(
+        key, idempotency_key, "POST /v1/rollouts", lambda: [body.model_dump_json()]
+    )
+    return idempotency.respond(
+        uow.session,
+        request,
+        201,
+        lambda: service.to_public(service.create(uow.session, key.project_id, body, settings)),
+    )
 
 
 @router.post(
-    "/bulk", status_code=201, response_model=RolloutsPublic, responses=problem_responses(413)
+    "/bulk", status_code=201, response_model=RolloutsPublic, responses=problem_responses(409, 413)
 )
 def create_rollouts_bulk(
     metadata: Annotated[
@@ -59,7 +76,8 @@ def create_rollouts_bulk(
     key: CurrentKey,
     uow: UowDep,
     settings: SettingsDep,
-) -> RolloutsPublic:
+    idempotency_key: IdempotencyKey = None,
+) -> BaseModel | JSONResponse:
     """Upload trajectories as one binary archive (for large data); see docs/formats.md."""
     try:
         parsed = RolloutsMetadata.model_validate_json(metadata)
@@ -68,8 +86,19 @@ def create_rollouts_bulk(
             "invalid metadata",
             errors=[Problem(f"metadata.{_loc(e['loc'])}", e["msg"]) for e in exc.errors()],
         ) from exc
-    return service.to_public(
-        service.create_bulk(uow.session, key.project_id, parsed, file.file, settings)
+    request = idempotency.request_of(
+        key,
+        idempotency_key,
+        "POST /v1/rollouts/bulk",
+        lambda: [metadata, idempotency.file_digest(file.file)],
+    )
+    return idempotency.respond(
+        uow.session,
+        request,
+        201,
+        lambda: service.to_public(
+            service.create_bulk(uow.session, key.project_id, parsed, file.file, settings)
+        ),
     )
 
 
@@ -84,10 +113,24 @@ def append_rollouts_chunk(
     key: CurrentKey,
     uow: UowDep,
     settings: SettingsDep,
-) -> RolloutsPublic:
-    """Add more trajectories to a rollout set (very large datasets arrive in chunks)."""
-    row = service.append_chunk(uow.session, key.project_id, rollouts_id, file.file, settings)
-    return service.to_public(row)
+    idempotency_key: IdempotencyKey = None,
+) -> BaseModel | JSONResponse:
+    """Add more trajectories to a rollout set (very large datasets arrive in chunks). A set is
+    sealed when its first inference is submitted: appends after that, or racing it, get 409."""
+    request = idempotency.request_of(
+        key,
+        idempotency_key,
+        f"POST /v1/rollouts/{rollouts_id}/chunks",
+        lambda: [idempotency.file_digest(file.file)],
+    )
+    return idempotency.respond(
+        uow.session,
+        request,
+        200,
+        lambda: service.to_public(
+            service.append_chunk(uow.session, key.project_id, rollouts_id, file.file, settings)
+        ),
+    )
 
 
 def is_bulk_upload(path: str) -> bool:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from irl.io.trajectories import MAX_JSON_TRAJECTORIES
 from service.core.types import Name, Text
 from service.environments.schemas import ENVIRONMENT_DESCRIPTION
 
@@ -38,7 +39,9 @@ class RolloutsMetadata(BaseModel):
 class RolloutsCreate(RolloutsMetadata):
     """A set of trajectories of one agent in one environment."""
 
-    trajectories: list[dict[str, Any]] = Field(min_length=1, description=TRAJECTORY_DESCRIPTION)
+    trajectories: list[dict[str, Any]] = Field(
+        min_length=1, max_length=MAX_JSON_TRAJECTORIES, description=TRAJECTORY_DESCRIPTION
+    )
 
 
 class RolloutsPublic(BaseModel):

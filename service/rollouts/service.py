@@ -178,7 +178,7 @@ def _store(
         **summary,
     )
     _add_chunk(
-        session, project_id, row.id, source, summary["n_trajectories"], summary["n_transitions"]
+        session, project_id, row, source, summary["n_trajectories"], summary["n_transitions"]
     )
     return row
 
@@ -186,43 +186,57 @@ def _store(
 def _add_chunk(
     session: Session,
     project_id: str,
-    rollouts_id: str,
+    row: RolloutSet,
     source: BinaryIO,
     n_trajectories: int,
     n_transitions: int,
 ) -> None:
+    """Store the chunk's archive and number it atomically (409 once the set is sealed)."""
     artifact_id = artifacts.put_file(
         session, project_id=project_id, media_type=NPZ_MEDIA_TYPE, source=source
     )
+    position = repository.claim_chunk_position(session, row.id)
+    if position is None:
+        raise _sealed(row.id)
     repository.add_chunk(
         session,
-        rollouts_id,
+        row.id,
+        position=position,
         artifact_id=artifact_id,
         n_trajectories=n_trajectories,
         n_transitions=n_transitions,
     )
 
 
+def _sealed(rollouts_id: str) -> ConflictError:
+    return ConflictError(
+        f"rollout set {rollouts_id!r} is sealed: an inference was submitted on it; "
+        "upload a new rollout set instead"
+    )
+
+
 def append_chunk(
     session: Session, project_id: str, rollouts_id: str, data: BinaryIO, settings: Settings
 ) -> RolloutSet:
-    """Add more trajectories (an .npz chunk) to a rollout set no inference uses yet."""
+    """Add more trajectories (an .npz chunk) to a rollout set not yet sealed by an inference.
+
+    Concurrent appends to one set are serialised by the set's row lock (taken when the chunk
+    is numbered) and stored in that order; the counts and summary are recomputed after it."""
     row = get_row(session, project_id, rollouts_id)
-    if repository.count_inferences(session, row.id):
-        raise ConflictError(
-            f"rollout set {rollouts_id!r} already has inferences; upload a new rollout set instead"
-        )
+    if row.sealed_at is not None:
+        raise _sealed(rollouts_id)
     ts = _parse_archive(data, settings)
-    if row.n_transitions + ts.n_transitions > settings.max_transitions:
-        raise ConflictError(
-            f"rollout set {rollouts_id!r} would exceed "
-            f"{settings.max_transitions} transitions (MESASCOPE_MAX_TRANSITIONS)"
-        )
     mdp = _mdp(session, project_id, row, settings)
     _check(ts, mdp, "file")
     n_trajectories, n_transitions = ts.n_trajectories, ts.n_transitions
     del ts
-    _add_chunk(session, project_id, row.id, data, n_trajectories, n_transitions)
+    _add_chunk(session, project_id, row, data, n_trajectories, n_transitions)
+    session.refresh(row)  # appends committed while this one waited for the lock
+    if row.n_transitions + n_transitions > settings.max_transitions:
+        raise ConflictError(
+            f"rollout set {rollouts_id!r} would exceed "
+            f"{settings.max_transitions} transitions (MESASCOPE_MAX_TRANSITIONS)"
+        )
     training = _training(session, project_id, row.training_reward, mdp, None)
     # The fit check needs the whole set at once (tabular sets only: small integer arrays).
     whole = load_trajectories(session, row) if mdp is not None else None

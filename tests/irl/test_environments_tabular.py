@@ -317,11 +317,15 @@ def test_hostile_specs_only_raise_invalid_input(spec: Any) -> None:
 def test_parse_environment_dispatches_on_kind() -> None:
     assert isinstance(parse_environment(two_state_spec()), TabularMDP)
     gym = parse_environment(
-        {"kind": "gymnasium", "id": "seals/CartPole-v0", "kwargs": {"a": 1}},
+        {"kind": "gymnasium", "id": "seals/CartPole-v0", "kwargs": {"max_episode_steps": 100}},
         allowed_gym_ids=["seals/*", "CartPole-v1"],
     )
-    assert gym == GymnasiumEnvSpec("seals/CartPole-v0", {"a": 1})
-    assert gym.to_spec() == {"kind": "gymnasium", "id": "seals/CartPole-v0", "kwargs": {"a": 1}}
+    assert gym == GymnasiumEnvSpec("seals/CartPole-v0", {"max_episode_steps": 100})
+    assert gym.to_spec() == {
+        "kind": "gymnasium",
+        "id": "seals/CartPole-v0",
+        "kwargs": {"max_episode_steps": 100},
+    }
     assert problems(parse_environment, {"kind": "atari"}) == [
         ("environment.kind", 'expected `tabular` or `gymnasium`, got "atari"'),
     ]
@@ -333,7 +337,9 @@ def test_gymnasium_id_must_be_allowed() -> None:
         ("environment.id", "`ALE/Pong-v5` is not allowed here; allowed: seals/*"),
     ]
     assert problems(
-        parse_environment, {**spec, "kwargs": {"x": float("nan")}}, allowed_gym_ids=["*"]
+        parse_environment,
+        {"kind": "gymnasium", "id": "CartPole-v1", "kwargs": {"x": float("nan")}},
+        allowed_gym_ids=["*"],
     ) == [
         ("environment.kwargs", "must be plain JSON (finite numbers, strings, lists, objects)"),
     ]

@@ -309,11 +309,15 @@ VALID = {
         ),
         (
             npz(**{**VALID, "lengths": np.array([3])}),
-            ("trajectories.acts", "has 2 entries but lengths sum to 3"),
+            (
+                "trajectories.obs",
+                "declares shape [3], expected 4 rows from the lengths "
+                "(1 trajectories, 3 transitions)",
+            ),
         ),
         (
             npz(**{**VALID, "lengths": np.array([0, 2])}),
-            ("trajectories.lengths", "lengths must be >= 1 and sum to at most 10000000"),
+            ("trajectories.lengths[0]", "length 0 outside [1, 10000000]"),
         ),
         (
             npz(**{**VALID, "obs": np.array([0.0, np.nan, 1.0])}),

@@ -1,0 +1,1 @@
+"""Idempotency-Key: a retried write returns the first response instead of storing twice."""

@@ -158,7 +158,10 @@ def serve(
     if key:
         typer.echo(f"first start: created an admin API key (shown once): {key}", err=True)
     try:
-        uvicorn.run(create_app(), host=host, port=port, log_level="info")
+        # Uvicorn logs through our JSON handler; requests are logged by RequestContext.
+        uvicorn.run(
+            create_app(), host=host, port=port, log_level="info", log_config=None, access_log=False
+        )
     finally:
         if supervisor is not None:
             supervisor.stop()

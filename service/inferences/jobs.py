@@ -22,6 +22,7 @@ from types import TracebackType
 from irl.algorithms import Cancelled, Progress
 from irl.errors import InvalidInputError
 from service.core.db import unit_of_work
+from service.core.logging import log_context
 from service.core.metrics import JOBS_FINISHED, JOBS_REAPED
 from service.core.models import utcnow
 from service.core.settings import Settings
@@ -108,7 +109,13 @@ def worker_identity() -> str:
 
 
 def run(inference_id: str, settings: Settings) -> str:
-    """Claim and run one job; returns the status it ended in (or `skipped` if not claimed)."""
+    """Claim and run one job; returns the status it ended in (or `skipped` if not claimed).
+    Every log line of the job carries its inference id."""
+    with log_context(inference_id=inference_id):
+        return _run(inference_id, settings)
+
+
+def _run(inference_id: str, settings: Settings) -> str:
     token = secrets.token_hex(16)
     with unit_of_work(settings) as uow:
         claimed = repository.claim(

@@ -80,7 +80,7 @@ def run(args: list[str], env: Mapping[str, str]) -> str:
     return done.stdout
 
 
-def wait_ready(url: str, process: Process, timeout: float = 60, *, workers: bool = True) -> None:
+def wait_ready(url: str, process: Process, timeout: float = 180, *, workers: bool = True) -> None:
     """Poll /readyz until the server answers 200 (or, for a server started without workers,
     until only the worker check fails)."""
     deadline = time.monotonic() + timeout
@@ -100,7 +100,7 @@ def wait_ready(url: str, process: Process, timeout: float = 60, *, workers: bool
     raise TimeoutError(f"server not ready after {timeout} s:\n{process.log()}")
 
 
-def wait_for_key(process: Process, timeout: float = 30) -> str:
+def wait_for_key(process: Process, timeout: float = 120) -> str:
     """The admin key `serve` prints on first start."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

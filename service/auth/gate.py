@@ -58,6 +58,16 @@ def bearer_key(headers: Headers) -> str | None:
     return key.strip() if scheme.lower() == "bearer" and key.strip() else None
 
 
+def missing_key_message(headers: Headers) -> str:
+    """Why a request has no usable key, and what to send instead."""
+    sent = headers.get("authorization", "").strip()
+    if not sent:
+        return "missing API key: send `Authorization: Bearer <key>`"
+    if sent.startswith("msk_"):
+        return "the Authorization header needs the word Bearer: `Authorization: Bearer msk_...`"
+    return "unsupported Authorization scheme: send `Authorization: Bearer <key>`"
+
+
 def session_cookie(headers: Headers) -> str | None:
     """The dashboard session cookie, if sent."""
     jar: SimpleCookie = SimpleCookie()
@@ -99,9 +109,7 @@ class AuthGate:
                 return None, problem_response(401, "invalid, revoked or expired API key")
             return GateResult(principal, "bearer"), None
         if api:
-            return None, problem_response(
-                401, "missing API key: send `Authorization: Bearer <key>`"
-            )
+            return None, problem_response(401, missing_key_message(headers))
         cookie = session_cookie(headers)
         if cookie is not None:
             with unit_of_work(self.settings) as uow:

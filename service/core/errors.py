@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from irl.errors import InvalidInputError, Problem
 from service.core.db import Saturated
@@ -99,16 +100,18 @@ def problem_response(
     errors: Sequence[Problem] = (),
     request_id: str | None = None,
     retry_after: int | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """A problem-details JSON response (503s say when to retry)."""
     body = ProblemDetails(
-        title=title or HTTPStatus(status).phrase,
+        title=title or TITLES.get(status, HTTPStatus(status).phrase),
         status=status,
         detail=detail,
         errors=[ProblemItem(loc=p.loc, msg=p.msg) for p in errors] or None,
         request_id=request_id,
     )
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    headers.update(extra_headers or {})
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     return JSONResponse(
@@ -117,6 +120,10 @@ def problem_response(
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
     )
+
+
+TITLES = {422: "Unprocessable content"}
+"""Titles that differ from Python's phrase (RFC 9110 renamed 422), so every 422 reads alike."""
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -181,6 +188,29 @@ def _validation_problems(exc: RequestValidationError) -> list[Problem]:
     return [_problem(err) for err in exc.errors()]
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods of the app's routes whose path matches the request's."""
+    methods: set[str] = set()
+    for route in _flat(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match == Match.PARTIAL:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
+
+
+def _flat(routes: Sequence[Any]) -> Iterator[BaseRoute]:
+    """Routes, with included routers' routes in place of the routers."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        yield from _flat(included.routes) if included is not None else [route]
+
+
+def _not_json(request: Request) -> bool:
+    """Whether a request with a body did not say it is JSON (e.g. `curl -d` alone)."""
+    content_type = request.headers.get("content-type", "")
+    return request.method in ("POST", "PUT", "PATCH") and "json" not in content_type
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error the app returns a problem-details response."""
 
@@ -197,8 +227,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(error.status, error.detail, title=error.title, errors=error.errors)
 
     @app.exception_handler(RequestValidationError)
-    async def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = _validation_problems(exc)
+        if _not_json(request) and any(p.loc == "body" for p in problems):
+            problems = [
+                Problem("body", "send the body as JSON, with `Content-Type: application/json`")
+            ]
         detail = "; ".join(f"{p.loc}: {p.msg}" for p in problems[:5])
         return problem_response(422, detail or "invalid request", errors=problems)
 
@@ -210,5 +244,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(422, f"a value in the request cannot be stored: {reason}")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method some route of this path takes
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return problem_response(exc.status_code, str(exc.detail), extra_headers=headers)

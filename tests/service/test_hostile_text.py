@@ -3,6 +3,8 @@ never a 500, on every backend."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -78,3 +80,35 @@ async def test_a_malformed_id_is_not_found(client: httpx.AsyncClient, path: str)
     response = await client.get(path)
     assert response.status_code == 404, response.text
     assert "not found" in response.json()["detail"]
+
+
+async def test_a_body_without_content_type_says_to_send_json(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/environments",
+        content=json.dumps(corridor_environment()),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 422
+    assert response.json()["title"] == "Unprocessable content"
+    assert "Content-Type: application/json" in response.json()["errors"][0]["msg"]
+
+
+async def test_every_422_has_one_title(client: httpx.AsyncClient) -> None:
+    pydantic_422 = await client.post("/v1/inferences", json={"rollouts_id": 5})
+    irl_422 = await client.post("/v1/environments", json={"kind": "tabular"})
+    assert pydantic_422.status_code == irl_422.status_code == 422
+    assert pydantic_422.json()["title"] == irl_422.json()["title"] == "Unprocessable content"
+
+
+async def test_a_key_without_bearer_says_what_to_send(
+    client: httpx.AsyncClient, api_key: str
+) -> None:
+    response = await client.get("/v1/environments", headers={"Authorization": api_key})
+    assert response.status_code == 401
+    assert "Authorization: Bearer msk_" in response.json()["detail"]
+
+
+async def test_a_wrong_method_names_the_allowed_ones(client: httpx.AsyncClient) -> None:
+    response = await client.put("/v1/environments")
+    assert response.status_code == 405
+    assert "GET" in response.headers["allow"] and "POST" in response.headers["allow"]

@@ -297,8 +297,14 @@ async def scenario_reads(url: str, key: str, args: argparse.Namespace) -> None:
     client = Client(url, key, stats)
     jobs = (await client.http.get("/v1/inferences", params={"limit": 20})).json()["items"]
     done = [j["id"] for j in jobs if j["status"] == "succeeded"] or [""]
-    paths = ["/v1/inferences", "/v1/rollouts", f"/v1/inferences/{done[0]}",
-             f"/v1/inferences/{done[0]}/divergence", "/dashboard/inferences"]  # fmt: skip
+    paths = [
+        "/v1/inferences",
+        "/v1/rollouts",
+        f"/v1/inferences/{done[0]}",
+        f"/v1/inferences/{done[0]}/divergence",
+        "/",  # the dashboard's list page
+        f"/inferences/{done[0]}",  # and an inference page
+    ]
     tasks = []
     for i in range(int(args.rate * args.seconds)):
         tasks.append(asyncio.create_task(client.request("GET", paths[i % len(paths)])))

@@ -182,14 +182,13 @@ def worker(
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_threads))
     configure_logging()
     _migrate()
+    import service.inferences.tasks  # noqa: F401  (registers the task and worker hooks)
     from service.core.queue import huey
-    from service.inferences.tasks import start_reaper
-    from service.ops.heartbeat import Heartbeat
 
+    # Huey forks the worker processes below: this process starts no threads (a thread inside
+    # SQLite or SQLAlchemy at the fork leaves the children deadlocked on its locks). Each
+    # worker process starts its own heartbeat and reaper (service.inferences.tasks).
     os.environ[PARENT_ENV] = str(os.getpid())  # huey's worker processes die with this one
-    start_reaper()
-    heartbeat = Heartbeat(settings, concurrency=concurrency)
-    heartbeat.start()
     consumer = huey.create_consumer(
         workers=concurrency,
         worker_type="process",
@@ -198,7 +197,4 @@ def worker(
         health_check_interval=1,
         max_delay=QUEUE_MAX_DELAY,
     )
-    try:
-        consumer.run()
-    finally:
-        heartbeat.stop()
+    consumer.run()

@@ -9,6 +9,7 @@ import torch
 from service.core.queue import huey
 from service.core.settings import get_settings
 from service.inferences import jobs
+from service.ops.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,26 @@ def enqueue_inference(inference_id: str) -> None:
 def queued_inference_ids() -> set[str]:
     """The job ids whose messages are waiting in the queue now."""
     return {str(task.args[0]) for task in huey.pending() if task.args}
+
+
+@huey.on_startup()
+def _start_worker_threads() -> None:
+    """Each worker process, once forked, beats (`/readyz` counts it) and reaps from threads of
+    its own."""
+    global _heartbeat
+    start_reaper()
+    _heartbeat = Heartbeat(get_settings(), concurrency=1)
+    _heartbeat.start()
+
+
+@huey.on_shutdown()
+def _stop_heartbeat() -> None:
+    """Remove this worker process's heartbeat row."""
+    if _heartbeat is not None:
+        _heartbeat.stop()
+
+
+_heartbeat: Heartbeat | None = None
 
 
 def start_reaper() -> jobs.Reaper:

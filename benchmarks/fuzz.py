@@ -12,53 +12,15 @@ Not part of `make test` (tests/service/test_schemathesis.py runs a small version
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import schemathesis
-from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events, from_schema
 
-from service.app import create_app
-from service.core.db import migrate
-from service.core.settings import Settings
-from service.ops.heartbeat import Heartbeat
-from tests.service.conftest import new_key
-
-EXCLUDED_CHECKS: dict[str, str] = {}
-"""Checks left out of the run, each with the reason it reports no defect of the service."""
-
-
-def fuzz_schema(
-    database_url: str | None, *, max_examples: int, max_time: int, seed: int
-) -> schemathesis.BaseSchema:
-    """A migrated database, the app on it (with a live worker heartbeat, so /readyz is 200),
-    and its schema configured with a key, every check and every phase."""
-    config = Settings(
-        environment="test",
-        max_body_bytes=200_000,
-        data_dir=Path(tempfile.mkdtemp(prefix="mesascope-fuzz-")),
-        **({"database_url": database_url} if database_url else {}),
-    )
-    migrate(config.database_url)
-    Heartbeat(config, concurrency=1).start()
-    app = create_app(config, enqueue=lambda _: None, queue_check=lambda: None)
-    st_config = SchemathesisConfig.from_dict(
-        {
-            "seed": seed,
-            "max-time": max_time,
-            "headers": {"Authorization": f"Bearer {new_key(config)}"},
-            "checks": {name: {"enabled": False} for name in EXCLUDED_CHECKS},
-            "generation": {"max-examples": max_examples, "database": "none"},
-            "phases": {"stateful": {"max-steps": max_examples}},
-            "suppress-health-check": ["all"],
-        }
-    )
-    return schemathesis.openapi.from_asgi("/openapi.json", app, config=st_config)
+from tests.service.fuzzing import CHECKS, OPAQUE_OR_FREE_FORM, fuzz_schema
 
 
 @dataclass
@@ -132,8 +94,8 @@ def report(tally: Tally, seconds: float, stop: str) -> None:
             print(f"         {tally.detail[(check, label)]}")
     for error in tally.errors:
         print(f"  error: {error}")
-    for check, reason in EXCLUDED_CHECKS.items():
-        print(f"excluded: {check}: {reason}")
+    print(f"positive_data_acceptance off for: {', '.join(OPAQUE_OR_FREE_FORM)}")
+    print(f"check settings: {CHECKS}")
 
 
 def main() -> None:

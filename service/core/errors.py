@@ -225,11 +225,14 @@ def _validation_problems(exc: RequestValidationError) -> list[Problem]:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """The methods of the app's routes whose path matches the request's."""
+    """The methods of the app's routes with the path template the request's path matches first
+    (`/v1/rollouts/bulk` is POST only, though `/v1/rollouts/{rollouts_id}` also matches it)."""
     methods: set[str] = set()
+    template = None
     for route in _flat(request.app.router.routes):
         match, _ = route.matches(request.scope)
-        if match == Match.PARTIAL:
+        if match == Match.PARTIAL and template in (None, getattr(route, "path", None)):
+            template = getattr(route, "path", None)
             methods |= getattr(route, "methods", None) or set()
     return sorted(methods)
 

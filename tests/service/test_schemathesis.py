@@ -79,6 +79,9 @@ def test_links_connect_create_to_read() -> None:
     assert {"cancel_inference", "get_divergence", "delete_inference"} <= set(
         linked["/v1/inferences"]
     )
+    # ... and the state machine draws the targets' ids from what those operations returned.
+    sources = set(SQLITE_SCHEMA.as_state_machine().bundles)
+    assert {"POST /v1/environments -> 201", "POST /v1/inferences -> 202"} <= sources
 
 
 def test_stateful_sqlite() -> None:

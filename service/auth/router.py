@@ -10,10 +10,12 @@ from service.auth import service
 from service.auth.dependencies import AdminKey
 from service.auth.schemas import KeyList, KeyPublic
 from service.core.deps import UowDep
-from service.core.errors import NotFoundError, problem_responses
+from service.core.errors import API_PROBLEMS, NotFoundError, problem_responses
 from service.core.types import IdPath
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=problem_responses(401, 403, 422))
+router = APIRouter(
+    prefix="/v1/keys", tags=["keys"], responses=problem_responses(*API_PROBLEMS, 403)
+)
 
 
 @router.get("", response_model=KeyList)

@@ -10,10 +10,12 @@ from service.auth.dependencies import CurrentKey
 from service.comparisons import service
 from service.comparisons.schemas import ComparisonCreate, ComparisonPublic
 from service.core.deps import SettingsDep, UowDep
-from service.core.errors import problem_responses
+from service.core.errors import API_PROBLEMS, problem_responses
 
 router = APIRouter(
-    prefix="/v1/comparisons", tags=["comparisons"], responses=problem_responses(401, 404, 413, 422)
+    prefix="/v1/comparisons",
+    tags=["comparisons"],
+    responses=problem_responses(*API_PROBLEMS, 400, 404, 413),
 )
 
 

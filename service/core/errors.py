@@ -133,9 +133,45 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "model": ProblemDetails,
             "description": HTTPStatus(status).phrase,
             "content": {PROBLEM_MEDIA_TYPE: {}},
+            **({"headers": PROBLEM_HEADERS[status]} if status in PROBLEM_HEADERS else {}),
         }
         for status in statuses
     }
+
+
+PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+}
+"""Headers `problem_response` always sends with these statuses."""
+
+
+def links(status: int, param: str, *operation_ids: str) -> dict[int | str, dict[str, Any]]:
+    """An OpenAPI `responses=` entry linking the `id` of the resource a response returns to the
+    operations that take it as `param` (clients and schemathesis' stateful runs follow them)."""
+    return {
+        status: {
+            "links": {
+                operation_id.partition("-")[2]: {
+                    "operationId": operation_id,
+                    "parameters": {param: "$response.body#/id"},
+                }
+                for operation_id in operation_ids
+            }
+        }
+    }
+
+
+API_PROBLEMS = (401, 422, 503)
+"""What any /v1 operation can answer besides its own outcomes: 401 from the auth gate, 422 for
+invalid input, 503 with `Retry-After` when the service is saturated (admission control, pool or
+database lock). Operations with a body add 400 (a body that cannot be parsed: malformed JSON or
+multipart) and 413 (over the size limit)."""
 
 
 def is_saturation(exc: BaseException) -> bool:
@@ -189,11 +225,14 @@ def _validation_problems(exc: RequestValidationError) -> list[Problem]:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """The methods of the app's routes whose path matches the request's."""
+    """The methods of the app's routes with the path template the request's path matches first
+    (`/v1/rollouts/bulk` is POST only, though `/v1/rollouts/{rollouts_id}` also matches it)."""
     methods: set[str] = set()
+    template = None
     for route in _flat(request.app.router.routes):
         match, _ = route.matches(request.scope)
-        if match == Match.PARTIAL:
+        if match == Match.PARTIAL and template in (None, getattr(route, "path", None)):
+            template = getattr(route, "path", None)
             methods |= getattr(route, "methods", None) or set()
     return sorted(methods)
 

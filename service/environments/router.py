@@ -8,19 +8,25 @@ from fastapi import APIRouter, Body, Query
 
 from service.auth.dependencies import CurrentKey
 from service.core.deps import SettingsDep, UowDep
-from service.core.errors import problem_responses
+from service.core.errors import API_PROBLEMS, links, problem_responses
 from service.core.pagination import CursorQuery, LimitQuery, page_of
 from service.core.types import IdPath
 from service.environments import repository, service
 from service.environments.schemas import ENVIRONMENT_DESCRIPTION, EnvironmentList, EnvironmentPublic
 
 router = APIRouter(
-    prefix="/v1/environments", tags=["environments"], responses=problem_responses(401, 422)
+    prefix="/v1/environments", tags=["environments"], responses=problem_responses(*API_PROBLEMS)
 )
 
 
 @router.post(
-    "", status_code=201, response_model=EnvironmentPublic, responses=problem_responses(413)
+    "",
+    status_code=201,
+    response_model=EnvironmentPublic,
+    responses={
+        **problem_responses(400, 413),
+        **links(201, "environment_id", "environments-get_environment"),
+    },
 )
 def create_environment(
     spec: Annotated[dict[str, Any], Body(description=ENVIRONMENT_DESCRIPTION)],

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from service.auth.dependencies import CurrentKey
 from service.core.deps import SettingsDep, UowDep
-from service.core.errors import problem_responses
+from service.core.errors import API_PROBLEMS, links, problem_responses
 from service.core.pagination import CursorQuery, LimitQuery, page_of
 from service.core.types import IdPath, IdQuery
 from service.idempotency import service as idempotency
@@ -29,7 +29,7 @@ from service.inferences.schemas import (
 from service.rollouts.router import TagQuery, parse_tag
 
 router = APIRouter(
-    prefix="/v1/inferences", tags=["inferences"], responses=problem_responses(401, 422)
+    prefix="/v1/inferences", tags=["inferences"], responses=problem_responses(*API_PROBLEMS)
 )
 
 
@@ -39,7 +39,23 @@ def _detail(uow: UowDep, row: Any, *, curve: bool = False) -> InferenceDetail:
 
 
 @router.post(
-    "", status_code=202, response_model=InferencePublic, responses=problem_responses(409, 413)
+    "",
+    status_code=202,
+    response_model=InferencePublic,
+    responses={
+        **problem_responses(400, 409, 413),
+        **links(
+            202,
+            "inference_id",
+            "inferences-get_inference",
+            "inferences-cancel_inference",
+            "inferences-delete_inference",
+            "inferences-get_reward",
+            "inferences-get_reward_weights",
+            "inferences-get_divergence",
+            "inferences-post_divergence",
+        ),
+    },
 )
 def create_inference(
     body: InferenceCreate,
@@ -171,7 +187,7 @@ def get_divergence(
 @router.post(
     "/{inference_id}/divergence",
     response_model=DivergencePublic,
-    responses=problem_responses(404, 409, 413),
+    responses=problem_responses(400, 404, 409, 413),
 )
 def post_divergence(
     inference_id: IdPath,

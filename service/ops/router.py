@@ -12,6 +12,7 @@ from sqlalchemy import text
 from service.auth.dependencies import CurrentKey
 from service.core.db import engine_for
 from service.core.deps import SettingsDep
+from service.core.errors import problem_responses
 from service.ops.heartbeat import workers_alive
 
 router = APIRouter(tags=["operations"])
@@ -55,7 +56,10 @@ def readyz(request: Request, settings: SettingsDep) -> JSONResponse:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text."}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text."},
+        **problem_responses(401, 503),
+    },
 )
 def metrics(_: CurrentKey) -> Response:
     """Prometheus metrics of this API process."""

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from irl.errors import Problem
 from service.auth.dependencies import CurrentKey
 from service.core.deps import SettingsDep, UowDep
-from service.core.errors import UnprocessableError, problem_responses
+from service.core.errors import API_PROBLEMS, UnprocessableError, links, problem_responses
 from service.core.pagination import CursorQuery, LimitQuery, page_of
 from service.core.types import IdPath, IdQuery, Text
 from service.idempotency import service as idempotency
@@ -26,7 +26,9 @@ from service.rollouts.schemas import (
 
 BULK_UPLOAD_PATH = "/v1/rollouts/bulk"
 
-router = APIRouter(prefix="/v1/rollouts", tags=["rollouts"], responses=problem_responses(401, 422))
+router = APIRouter(
+    prefix="/v1/rollouts", tags=["rollouts"], responses=problem_responses(*API_PROBLEMS)
+)
 
 TagQuery = Annotated[Text | None, Query(max_length=300, description="`key=value`")]
 
@@ -43,8 +45,21 @@ def parse_tag(tag: str | None) -> tuple[str, str] | None:
     return key, value
 
 
+ROLLOUTS_LINKS = links(
+    201,
+    "rollouts_id",
+    "rollouts-get_rollouts",
+    "rollouts-delete_rollouts",
+    "rollouts-append_rollouts_chunk",
+)
+"""A created rollout set can be read, appended to and deleted."""
+
+
 @router.post(
-    "", status_code=201, response_model=RolloutsPublic, responses=problem_responses(409, 413)
+    "",
+    status_code=201,
+    response_model=RolloutsPublic,
+    responses={**problem_responses(400, 409, 413), **ROLLOUTS_LINKS},
 )
 def create_rollouts(
     body: RolloutsCreate,
@@ -66,7 +81,10 @@ def create_rollouts(
 
 
 @router.post(
-    "/bulk", status_code=201, response_model=RolloutsPublic, responses=problem_responses(409, 413)
+    "/bulk",
+    status_code=201,
+    response_model=RolloutsPublic,
+    responses={**problem_responses(400, 409, 413), **ROLLOUTS_LINKS},
 )
 def create_rollouts_bulk(
     metadata: Annotated[
@@ -105,7 +123,7 @@ def create_rollouts_bulk(
 @router.post(
     "/{rollouts_id}/chunks",
     response_model=RolloutsPublic,
-    responses=problem_responses(404, 409, 413),
+    responses=problem_responses(400, 404, 409, 413),
 )
 def append_rollouts_chunk(
     rollouts_id: IdPath,

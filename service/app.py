@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from service.auth.gate import OPEN_PATHS, AuthGate
 from service.auth.router import router as keys_router
 from service.comparisons.router import router as comparisons_router
+from service.core.documents import add_document_schemas
 from service.core.errors import install_error_handlers
 from service.core.middleware import Admission, BodySizeLimit, RequestContext, RequestMetrics
 from service.core.settings import Settings, get_settings
@@ -100,6 +101,8 @@ def create_app(
         app.include_router(router)
     install_dashboard(app)
     install_api_docs(app)
+    openapi = app.openapi
+    app.openapi = lambda: add_document_schemas(openapi())  # type: ignore[method-assign]
     settings = app.state.settings
     # Outermost last: metrics, request id / logs / 500s, admission, body size, auth gate.
     app.add_middleware(AuthGate, settings=settings)

@@ -118,13 +118,15 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (`keys 
 
 
 def _first_admin_key() -> str | None:
-    """Create an admin key when the database has none (first start)."""
+    """Create an admin key when the database has none (first start). Under the migration
+    lock: `serve` processes started together on an empty database create one key, not one each."""
     from service.auth import repository
     from service.auth.service import create_key
-    from service.core.db import unit_of_work
+    from service.core.db import migration_lock, unit_of_work
     from service.core.settings import get_settings
 
-    with unit_of_work(get_settings()) as uow:
+    settings = get_settings()
+    with migration_lock(settings.database_url), unit_of_work(settings) as uow:
         if repository.count_keys(uow.session):
             return None
         return create_key(uow.session, name="admin (first start)", admin=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from service.core.documents import EnvironmentField, RewardDocument
 from service.core.types import ResourceId, distance_fields
 from service.environments.schemas import ENVIRONMENT_DESCRIPTION
 
@@ -23,9 +24,9 @@ class ComparisonCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    environment: dict[str, Any] = Field(description=ENVIRONMENT_DESCRIPTION)
-    a: dict[str, Any] = Field(description="A reward spec.")
-    b: dict[str, Any] = Field(description="A reward spec.")
+    environment: EnvironmentField = Field(description=ENVIRONMENT_DESCRIPTION)
+    a: RewardDocument = Field(description="A reward spec.")
+    b: RewardDocument = Field(description="A reward spec.")
     discount: float | None = Field(
         default=None,
         gt=0,

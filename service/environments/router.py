@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query
 
 from service.auth.dependencies import CurrentKey
 from service.core.deps import SettingsDep, UowDep
+from service.core.documents import EnvironmentDocument
 from service.core.errors import API_PROBLEMS, links, problem_responses
 from service.core.pagination import CursorQuery, LimitQuery, page_of
 from service.core.types import IdPath
@@ -29,7 +30,7 @@ router = APIRouter(
     },
 )
 def create_environment(
-    spec: Annotated[dict[str, Any], Body(description=ENVIRONMENT_DESCRIPTION)],
+    spec: Annotated[EnvironmentDocument, Body(description=ENVIRONMENT_DESCRIPTION)],
     key: CurrentKey,
     uow: UowDep,
     settings: SettingsDep,

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from irl.algorithms import ALGORITHM_NAMES, ALGORITHMS, REWARD_MODELS
+from service.core.documents import RewardDocument
 from service.core.types import ResourceId, distance_fields
 
 AlgorithmName = Literal[ALGORITHM_NAMES]  # type: ignore[valid-type]
@@ -198,4 +199,4 @@ class DivergenceRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    against: dict[str, Any] = Field(description="A reward spec.")
+    against: RewardDocument = Field(description="A reward spec.")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from irl.io.trajectories import MAX_JSON_TRAJECTORIES
+from service.core.documents import EnvironmentField, RewardDocument, TrajectoryDocument
 from service.core.types import Name, Text
 from service.environments.schemas import ENVIRONMENT_DESCRIPTION
 
@@ -24,8 +25,8 @@ class RolloutsMetadata(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    environment: dict[str, Any] = Field(description=ENVIRONMENT_DESCRIPTION)
-    training_reward: dict[str, Any] | None = Field(
+    environment: EnvironmentField = Field(description=ENVIRONMENT_DESCRIPTION)
+    training_reward: RewardDocument | None = Field(
         default=None, description="The reward the agent was trained on (a reward spec)."
     )
     split: Annotated[Text, Field(max_length=50)] | None = Field(
@@ -39,7 +40,7 @@ class RolloutsMetadata(BaseModel):
 class RolloutsCreate(RolloutsMetadata):
     """A set of trajectories of one agent in one environment."""
 
-    trajectories: list[dict[str, Any]] = Field(
+    trajectories: list[TrajectoryDocument] = Field(
         min_length=1, max_length=MAX_JSON_TRAJECTORIES, description=TRAJECTORY_DESCRIPTION
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -14,17 +15,19 @@ RACERS = 16
 """Enough to hit the `alembic_version` race nearly every time without the lock (2 cores)."""
 
 
-def _race(env: dict[str, str], args: list[str]) -> list[subprocess.CompletedProcess[str]]:
-    """Start RACERS `python -m service ARGS` at once and wait for all of them."""
+def _race(
+    env: dict[str, str], args: list[str], *, module: bool = True, count: int = RACERS
+) -> list[subprocess.CompletedProcess[str]]:
+    """Start `count` `python -m service ARGS` (or `python ARGS`) at once and wait for them all."""
     racers = [
         subprocess.Popen(
-            [sys.executable, "-m", "service", *args],
+            [sys.executable, *(["-m", "service"] if module else []), *args],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(RACERS)
+        for _ in range(count)
     ]
     done = []
     for popen in racers:
@@ -46,3 +49,29 @@ def _assert_all_succeeded(done: list[subprocess.CompletedProcess[str]], url: str
 def test_concurrent_migrate_on_fresh_postgres(postgres_url: str, tmp_path: Path) -> None:
     env = mesascope_env(tmp_path, database_url=postgres_url)
     _assert_all_succeeded(_race(env, ["migrate"]), postgres_url)
+
+
+FIRST_KEY = """
+import os, time
+from service.cli import _first_admin_key
+from service.core.db import unit_of_work  # imported before the start signal, like the rest
+time.sleep(max(0.0, float(os.environ["START_AT"]) - time.time()))
+print(_first_admin_key() or "")
+"""
+"""Imports first, then every racer checks for keys at the same instant (START_AT)."""
+
+
+def test_first_start_creates_one_admin_key(postgres_url: str, tmp_path: Path) -> None:
+    """`serve` processes started together on an empty database create one admin key between
+    them, not one each (the first-start check and insert run under the migration lock)."""
+    env = mesascope_env(tmp_path, database_url=postgres_url)
+    subprocess.run([sys.executable, "-m", "service", "migrate"], env=env, check=True)
+    env["START_AT"] = str(time.time() + 20)  # after every racer has imported the service
+    done = _race(env, ["-c", FIRST_KEY], module=False, count=8)
+    assert all(d.returncode == 0 for d in done), [d.stderr[-500:] for d in done]
+    printed = [d.stdout.strip() for d in done if d.stdout.strip()]
+    engine = create_engine(postgres_url)
+    with engine.connect() as conn:
+        keys = conn.execute(text("SELECT count(*) FROM api_keys")).scalar_one()
+    engine.dispose()
+    assert (len(printed), keys) == (1, 1)

@@ -23,9 +23,11 @@ OPAQUE_OR_FREE_FORM = [
     "GET /v1/environments",
     "GET /v1/rollouts",
     "GET /v1/inferences",
-    # Environment, reward and trajectory documents are free-form JSON objects in the schema,
-    # validated by irl/io with a located 422 (`trajectories[3].acts`); ids in a body must name a
-    # rollout set of the project (422 `unknown rollout set`), which no schema can say.
+    # Environment, reward and trajectory documents have JSON Schemas (service/core/documents.py),
+    # but what makes one valid goes beyond any schema: each (s, a) row's probabilities sum to 1,
+    # len(obs) = len(acts) + 1, reward shapes match the environment's sizes, ids in a body name
+    # resources of the project. irl/io refuses those with a located 422 (`trajectories[3].acts`).
+    # Schema-invalid documents are still generated (negative_data_rejection) and must be refused.
     "POST /v1/environments",
     "POST /v1/rollouts",
     "POST /v1/rollouts/bulk",

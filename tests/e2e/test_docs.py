@@ -9,11 +9,13 @@ names the test that covers it). A block without a marker fails the first test.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +37,7 @@ BLOCK = re.compile(
     r"(?:<!-- doc: (?P<mark>[^\n]*?) -->\n)?```(?P<lang>bash|python|sh)\n(?P<code>.*?)```", re.S
 )
 PRELUDE = """\
+import functools
 import json
 import numpy as np
 _written = json.load(open("examples/corridor/rollouts.json"))
@@ -95,10 +98,20 @@ def _substitute(code: str, server: Served, ids: dict[str, str]) -> str:
     return code
 
 
+@functools.cache
+def _workdir() -> Path:
+    """A scratch directory that looks like the checkout (links to its top-level entries), so
+    the docs' relative paths work and the files their blocks write land outside the repo."""
+    work = Path(tempfile.mkdtemp(prefix="mesascope-docs-"))
+    for entry in ROOT.iterdir():
+        (work / entry.name).symlink_to(entry)
+    return work
+
+
 def _run_bash(code: str, env: dict[str, str]) -> str:
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", code],
-        cwd=ROOT,
+        cwd=_workdir(),
         env=env,
         text=True,
         capture_output=True,
@@ -111,7 +124,7 @@ def _run_bash(code: str, env: dict[str, str]) -> str:
 def _run_python(code: str, env: dict[str, str]) -> str:
     done = subprocess.run(
         [sys.executable, "-c", "import os\n" + PRELUDE + code],
-        cwd=ROOT,
+        cwd=_workdir(),
         env=env,
         text=True,
         capture_output=True,

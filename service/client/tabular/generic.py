@@ -26,6 +26,8 @@ from service.client.tabular.view import (
 DEFAULT_MAX_STATES = 10_000
 FIRST_CHECKED = 100
 CHECK_EVERY = 97
+REPEATS = 3
+"""Steps of a checked (state, action): each from a fresh copy with its own random generator."""
 
 
 class StateAccess(Protocol):
@@ -136,6 +138,17 @@ class _States:
         self.entered_alive.append(False)
         return len(self.keys) - 1
 
+    def check_same(self, env: Any, key: Hashable) -> None:
+        """Refuse a key shared by environments with different features or cells."""
+        known = self.index[key]
+        features, cell = dict(self.access.features(env)), self.access.cell(env)
+        if features != self.features[known] or cell != self.cells[known]:
+            raise TabulariseError(
+                f"two environments with the state key {key!r} differ (features "
+                f"{self.features[known]} and {features}, cells {self.cells[known]} and "
+                f"{cell}): the key misses part of the state"
+            )
+
     def entered(self, state: int, terminated: bool) -> None:
         """Record how a step entered `state`; one state cannot be both terminal and not."""
         if terminated:
@@ -191,7 +204,9 @@ def tabularise(
             continue
         for action in range(n_actions):
             verify = checked < FIRST_CHECKED or (state * n_actions + action) % CHECK_EVERY == 0
-            nxt, step_reward, terminated = _step(states, state, action, verify=verify)
+            nxt, step_reward, terminated = _step(
+                states, state, action, verify=verify, seed=REPEATS * checked
+            )
             checked += verify
             states.entered(nxt, terminated)
             rows.append((state, action, nxt))
@@ -210,12 +225,14 @@ def tabularise(
     )
 
 
-def _step(states: _States, state: int, action: int, *, verify: bool) -> tuple[int, float, bool]:
-    """Step a restored copy of `state`; with `verify`, step a second copy with another random
-    generator and refuse the environment when the two disagree."""
+def _step(
+    states: _States, state: int, action: int, *, verify: bool, seed: int
+) -> tuple[int, float, bool]:
+    """Step a restored copy of `state`; with `verify`, step REPEATS copies with random
+    generators seeded `seed`, `seed + 1`, ... and refuse the environment when they disagree."""
     access = states.access
     outcomes = []
-    for attempt in range(2 if verify else 1):
+    for attempt in range(REPEATS if verify else 1):
         env = access.restore(states.snapshots[state])
         if attempt == 0 and verify and access.key(env) != states.keys[state]:
             raise TabulariseError(
@@ -223,7 +240,7 @@ def _step(states: _States, state: int, action: int, *, verify: bool) -> tuple[in
                 f"{access.key(env)!r}: snapshot/restore do not carry the whole state"
             )
         if verify:
-            reseed(env, attempt)
+            reseed(env, seed + attempt)
         _, step_reward, terminated, _, _ = env.step(action)
         key = access.key(env)
         full_key = getattr(access, "full_key", None)
@@ -235,11 +252,14 @@ def _step(states: _States, state: int, action: int, *, verify: bool) -> tuple[in
             )
         outcomes.append((key, float(step_reward), bool(terminated)))
         if attempt == 0:
+            if verify and key in states.index:
+                states.check_same(env, key)
             nxt = states.add(env, key)
-    if verify and outcomes[0] != outcomes[1]:
+    different = [o for o in outcomes if o != outcomes[0]]
+    if different:
         raise TabulariseError(
             f"the environment is not deterministic under copy: action {action} in state "
-            f"{states.keys[state]!r} gave {outcomes[0]} and then {outcomes[1]} (next state, "
+            f"{states.keys[state]!r} gave {outcomes[0]} and then {different[0]} (next state, "
             "reward, terminated); a tabular view of a stochastic environment needs its model "
             "(see toy_text_view), or a key that includes the state that differs"
         )

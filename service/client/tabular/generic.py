@@ -244,17 +244,13 @@ def _step(
         _, step_reward, terminated, _, _ = env.step(action)
         key = access.key(env)
         full_key = getattr(access, "full_key", None)
-        if verify and full_key is not None and full_key(env) != key:
-            raise TabulariseError(
-                f"action {action} in state {states.keys[state]!r} changed the environment "
-                f"beyond what its state key looks at: {key!r}, but a full scan gives "
-                f"{full_key(env)!r}"
-            )
-        outcomes.append((key, float(step_reward), bool(terminated)))
+        scanned = full_key(env) if verify and full_key is not None else key
+        outcomes.append((scanned, float(step_reward), bool(terminated)))
         if attempt == 0:
             if verify and key in states.index:
                 states.check_same(env, key)
             nxt = states.add(env, key)
+            first_key = key
     different = [o for o in outcomes if o != outcomes[0]]
     if different:
         raise TabulariseError(
@@ -263,7 +259,13 @@ def _step(
             "reward, terminated); a tabular view of a stochastic environment needs its model "
             "(see toy_text_view), or a key that includes the state that differs"
         )
-    key, step_reward, terminated = outcomes[0]
+    if outcomes[0][0] != first_key:
+        raise TabulariseError(
+            f"action {action} in state {states.keys[state]!r} changed the environment beyond "
+            f"what its state key looks at: {first_key!r}, but a full scan gives "
+            f"{outcomes[0][0]!r}"
+        )
+    _, step_reward, terminated = outcomes[0]
     return nxt, step_reward, terminated
 
 

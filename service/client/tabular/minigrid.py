@@ -88,7 +88,7 @@ class MiniGridAccess:
             raise TabulariseError(
                 f"{type(base).__name__} is not a MiniGrid environment (no grid / agent_pos)"
             )
-        if base.grid is None or base.agent_dir < 0:
+        if base.grid is None or base.agent_dir is None or base.agent_dir < 0:
             raise TabulariseError("reset the MiniGrid environment before tabulating it")
         self.work = copy.deepcopy(base)
         self.work.render_mode = None
@@ -98,6 +98,8 @@ class MiniGridAccess:
             None if obj is not None and obj.type in MOVABLE else obj for obj in base.grid.grid
         ]
         self.custom_features = features
+        self.layout = _fixed_cells(base.grid.grid)
+        self.checked_grid: Any = None
         self.candidates: list[int] | None = None
         """Cells that can hold movable objects after a step of the working copy: where they
         were when it was restored, and the cell the agent faced (MiniGrid's `step` changes
@@ -108,7 +110,20 @@ class MiniGridAccess:
         base = getattr(env, "unwrapped", env)
         if base is self.work and self.candidates is not None:
             return _key(base, self.candidates)
+        self.check_instance(base)
         return _key(base, range(len(base.grid.grid)))
+
+    def check_instance(self, base: Any) -> None:
+        """Refuse a live environment whose fixed cells (walls, goals, lava, floor) are not
+        this instance's: its states would be mapped to the wrong ones."""
+        if base.grid is self.checked_grid:
+            return
+        if _fixed_cells(base.grid.grid) != self.layout:
+            raise TabulariseError(
+                "the environment is not the instance the view was built from: its walls, "
+                "goals, lava or floor differ (reset it with the seed that made the view's grid)"
+            )
+        self.checked_grid = base.grid
 
     def full_key(self, env: Any) -> Hashable:
         """The key from a scan of every cell (the tabulariser's check of `key`)."""
@@ -142,6 +157,11 @@ class MiniGridAccess:
         if self.custom_features is not None:
             return self.custom_features(env)
         return minigrid_features(env)
+
+
+def _fixed_cells(cells: list[Any]) -> list[tuple[str, str] | None]:
+    """(type, colour) of each fixed object of a flat grid, None elsewhere."""
+    return [None if obj is None or obj.type in MOVABLE else (obj.type, obj.color) for obj in cells]
 
 
 def _key(base: Any, cells: Any) -> Hashable:

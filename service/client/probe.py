@@ -197,19 +197,29 @@ def sb3_policy(path: Path, *, algo: str = "ppo", deterministic: bool = False) ->
 
 
 def check_observations(policy: Any, env: Any) -> None:
-    """Refuse an environment whose observations the policy was not trained on (when the policy
-    says what it expects: SB3 policies do)."""
+    """Refuse an environment whose observations the policy was not trained on, when the policy
+    says what it expects (SB3 policies do): Discrete sizes must agree, and Box shapes up to
+    the channel order (SB3 keeps image policies channel-first)."""
     expected = getattr(policy, "observation_space", None)
     given = getattr(env, "observation_space", None)
-    if expected is None or given is None:
-        return
-    same_kind = type(expected).__name__ == type(given).__name__
-    if same_kind and getattr(expected, "shape", None) == getattr(given, "shape", None):
+    if expected is None or given is None or _compatible(expected, given):
         return
     raise TabulariseError(
         f"the policy expects observations {expected}, but the environment gives {given}; "
         f"for MiniGrid choose the wrapper it was trained with ({', '.join(OBSERVATION_WRAPPERS)})"
     )
+
+
+def _compatible(expected: Any, given: Any) -> bool:
+    """Whether a policy for `expected` observations can act on `given` ones."""
+    kind = type(expected).__name__
+    if kind != type(given).__name__:
+        return False
+    if kind == "Discrete":
+        return bool(expected.n == given.n)
+    if kind == "Box":
+        return sorted(expected.shape) == sorted(given.shape)
+    return bool(expected == given)
 
 
 def record(

@@ -273,11 +273,17 @@ def _horizon(env: Any) -> int:
 
 
 def _name(env: Any) -> str:
-    """The registered id with its kwargs, e.g. `FrozenLake-v1(map_name=8x8)`."""
+    """The registered id with its kwargs, e.g. `FrozenLake-v1(map_name=8x8)`; a custom map is
+    shown row by row (`desc=SFH/FFF/HFG`)."""
     spec = getattr(env, "spec", None)
     if spec is None:
         return type(getattr(env, "unwrapped", env)).__name__
-    shown = ", ".join(
-        f"{k}={v}" for k, v in sorted(spec.kwargs.items()) if k not in ("render_mode", "desc")
-    )
+    kwargs = {k: v for k, v in spec.kwargs.items() if k != "render_mode"}
+    if kwargs.get("desc") is not None:
+        kwargs.pop("map_name", None)
+        kwargs["desc"] = "/".join(
+            row.decode() if isinstance(row, bytes) else "".join(map(str, row))
+            for row in kwargs["desc"]
+        )
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(kwargs.items()))
     return f"{spec.id}({shown})" if shown else str(spec.id)

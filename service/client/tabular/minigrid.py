@@ -26,7 +26,7 @@ discounted by the time taken): `reward="environment"` records MiniGrid's step re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from service.client.tabular.generic import tabularise
@@ -99,6 +99,10 @@ class MiniGridAccess:
         ]
         self.custom_features = features
         self.layout = _fixed_cells(base.grid.grid)
+        self.doors = [
+            i for i, obj in enumerate(base.grid.grid) if obj is not None and obj.type == "door"
+        ]
+        """Cells with doors (doors never move)."""
         self.checked_grid: Any = None
         self.candidates: list[int] | None = None
         """Cells that can hold movable objects after a step of the working copy: where they
@@ -136,10 +140,11 @@ class MiniGridAccess:
     def restore(self, snapshot: Any) -> Any:
         x, y, direction, carried, objects = snapshot
         env = self.work
-        cells = list(self.fixed)
+        cells = env.grid.grid
+        for i in self.candidates or range(len(cells)):  # undo what the last step could change
+            cells[i] = self.fixed[i]
         for ox, oy, kind, colour, state, contents in objects:
             cells[oy * self.width + ox] = _build((kind, colour, state, contents), (ox, oy))
-        env.grid.grid = cells
         dx, dy = _DIRECTIONS[direction]
         front = (y + dy) * self.width + x + dx
         self.candidates = sorted({oy * self.width + ox for ox, oy, *_ in objects} | {front})
@@ -156,7 +161,7 @@ class MiniGridAccess:
     def features(self, env: Any) -> Mapping[str, float]:
         if self.custom_features is not None:
             return self.custom_features(env)
-        return minigrid_features(env)
+        return minigrid_features(env, doors=self.doors)
 
 
 def _fixed_cells(cells: list[Any]) -> list[tuple[str, str] | None]:
@@ -177,8 +182,9 @@ def _key(base: Any, cells: Any) -> Hashable:
     return (int(x), int(y), int(base.agent_dir), _describe(base.carrying), tuple(objects))
 
 
-def minigrid_features(env: Any) -> dict[str, float]:
-    """The default named features of a MiniGrid state (see the module's table)."""
+def minigrid_features(env: Any, *, doors: Sequence[int] | None = None) -> dict[str, float]:
+    """The default named features of a MiniGrid state (see the module's table); `doors` are
+    the flat indices of the door cells when known (else the grid is scanned)."""
     base = getattr(env, "unwrapped", env)
     x, y = (int(v) for v in base.agent_pos)
     grid = base.grid
@@ -202,11 +208,12 @@ def minigrid_features(env: Any) -> dict[str, float]:
             out[f"{ahead.type}_{ahead.color}_ahead"] = 1.0
     if base.carrying is not None:
         out[f"carrying_{base.carrying.type}_{base.carrying.color}"] = 1.0
-    doors: dict[str, list[bool]] = {}
-    for obj in grid.grid:
+    cells = grid.grid if doors is None else [grid.grid[i] for i in doors]
+    opened_by_colour: dict[str, list[bool]] = {}
+    for obj in cells:
         if obj is not None and obj.type == "door":
-            doors.setdefault(obj.color, []).append(bool(obj.is_open))
-    for colour, opened in doors.items():
+            opened_by_colour.setdefault(obj.color, []).append(bool(obj.is_open))
+    for colour, opened in opened_by_colour.items():
         if any(opened):
             out[f"door_{colour}_open"] = sum(opened) / len(opened)
     return out

@@ -24,19 +24,21 @@ import numpy as np
 
 from service.client.tabular import minigrid_view
 
-ENVIRONMENTS = (
-    "MiniGrid-Empty-8x8-v0",
-    "MiniGrid-FourRooms-v0",
-    "MiniGrid-Empty-16x16-v0",
-    "MiniGrid-DoorKey-6x6-v0",
-    "MiniGrid-MultiRoom-N4-S5-v0",
-    "MiniGrid-DoorKey-8x8-v0",
+ENVIRONMENTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("MiniGrid-Empty-8x8-v0", {}),
+    ("MiniGrid-FourRooms-v0", {}),
+    ("MiniGrid-Empty-16x16-v0", {}),
+    ("MiniGrid-DoorKey-6x6-v0", {}),
+    ("MiniGrid-MultiRoom-N4-S5-v0", {}),
+    ("MiniGrid-DoorKey-8x8-v0", {}),
+    ("MiniGrid-Empty-16x16-v0", {"size": 100}),
 )
+"""(id, kwargs): the last is a 100 x 100 empty room (38,414 states)."""
 
 
-def instance(env_id: str) -> Any:
+def instance(env_id: str, kwargs: dict[str, Any]) -> Any:
     """The environment reset with seed 0."""
-    env = gym.make(env_id)
+    env = gym.make(env_id, **kwargs)
     env.reset(seed=0)
     return env
 
@@ -68,17 +70,18 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
-    for env_id in ENVIRONMENTS:
+    for env_id, kwargs in ENVIRONMENTS:
         start = time.perf_counter()
-        view = minigrid_view(instance(env_id))
+        view = minigrid_view(instance(env_id, kwargs), max_states=100_000)
         build = time.perf_counter() - start
         stepping, mapping = random_steps(
-            instance(env_id), args.steps, view, np.random.default_rng(0)
+            instance(env_id, kwargs), args.steps, view, np.random.default_rng(0)
         )
+        label = env_id + "".join(f" {k}={v}" for k, v in kwargs.items())
         per_step = stepping / args.steps
         build_ratio = build / (view.n_states * view.n_actions * per_step)
         print(
-            f"{env_id:30} {view.n_states:7d} {build:8.2f} {build_ratio:7.2f} "
+            f"{label:36} {view.n_states:7d} {build:8.2f} {build_ratio:7.2f} "
             f"{mapping:7.2f} {mapping / stepping:7.2f}"
         )
 

@@ -26,7 +26,8 @@ discounted by the time taken): `reward="environment"` records MiniGrid's step re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from service.client.tabular.generic import tabularise
@@ -115,7 +116,7 @@ class MiniGridAccess:
         if base is self.work and self.candidates is not None:
             return _key(base, self.candidates)
         self.check_instance(base)
-        return _key(base, range(len(base.grid.grid)))
+        return _key(base, _occupied(base.grid.grid))
 
     def check_instance(self, base: Any) -> None:
         """Refuse a live environment whose fixed cells (walls, goals, lava, floor) are not
@@ -132,7 +133,7 @@ class MiniGridAccess:
     def full_key(self, env: Any) -> Hashable:
         """The key from a scan of every cell (the tabulariser's check of `key`)."""
         base = getattr(env, "unwrapped", env)
-        return _key(base, range(len(base.grid.grid)))
+        return _key(base, _occupied(base.grid.grid))
 
     def snapshot(self, env: Any) -> Any:
         return self.key(env)
@@ -169,7 +170,12 @@ def _fixed_cells(cells: list[Any]) -> list[tuple[str, str] | None]:
     return [None if obj is None or obj.type in MOVABLE else (obj.type, obj.color) for obj in cells]
 
 
-def _key(base: Any, cells: Any) -> Hashable:
+def _occupied(cells: list[Any]) -> Iterable[int]:
+    """Flat indices of the non-empty cells (found in C: a room is mostly empty floor)."""
+    return itertools.compress(range(len(cells)), cells)
+
+
+def _key(base: Any, cells: Iterable[int]) -> Hashable:
     """The state key, looking for movable objects in `cells` (flat grid indices) only."""
     x, y = base.agent_pos
     width, grid = base.grid.width, base.grid.grid

@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, python {platform.python_version()}")
     header = (
-        f"{'environment':30} {'states':>7} {'build s':>8} {'x step':>7} {'map s':>7} {'x step':>7}"
+        f"{'environment':36} {'states':>7} {'build s':>8} {'x step':>7} {'map s':>7} {'x step':>7}"
     )
     print(header)
     print("-" * len(header))

@@ -28,7 +28,7 @@ import numpy as np
 from service.client.arrays import TrajectoryArrays
 from service.client.http import MesascopeClient
 from service.client.tabular.recording import Policy, record_episodes
-from service.client.tabular.view import TabulariseError, TabularView, _replace
+from service.client.tabular.view import TabulariseError, TabularView, replaced
 
 MAX_EXACT_ENTRIES = 50_000_000
 """The service's largest states x actions x states for an exact verdict."""
@@ -166,7 +166,7 @@ def _named(build: Callable[[Any], TabularView], env_id: str, seed: int) -> Calla
     """A view builder whose views are named for the instance (`MiniGrid-... seed 3`)."""
 
     def named(env: Any) -> TabularView:
-        return _replace(build(env), name=f"{env_id} seed {seed}")
+        return replaced(build(env), name=f"{env_id} seed {seed}")
 
     return named
 

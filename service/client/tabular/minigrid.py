@@ -31,7 +31,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from service.client.tabular.generic import tabularise
-from service.client.tabular.view import Layout, TabulariseError, TabularView, _replace
+from service.client.tabular.view import Layout, TabulariseError, TabularView, replaced
 
 MOVABLE = frozenset({"door", "key", "ball", "box"})
 """Object types whose place or state can change; every other object is fixed."""
@@ -267,7 +267,7 @@ def minigrid_view(
         )
     assert view.layout is not None
     layout = Layout(rows=access.height, cols=access.width, cells=view.layout.cells)
-    return _replace(view, layout=layout)
+    return replaced(view, layout=layout)
 
 
 def _name(env: Any) -> str:

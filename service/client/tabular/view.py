@@ -131,14 +131,14 @@ class TabularView:
             for n in names
         ]
         features = np.column_stack(columns) if columns else np.zeros((self.n_states, 0))
-        return _replace(self, feature_names=tuple(names), features=features)
+        return replaced(self, feature_names=tuple(names), features=features)
 
     def with_reward(self, reward: Mapping[str, Any] | None) -> TabularView:
         """The view with another training reward (an API reward spec)."""
-        return _replace(self, reward=reward)
+        return replaced(self, reward=reward)
 
 
-def _replace(view: TabularView, **changes: Any) -> TabularView:
+def replaced(view: TabularView, **changes: Any) -> TabularView:
     """dataclasses.replace for a view (its index is rebuilt from `keys`)."""
     fields = {
         name: getattr(view, name)

@@ -379,3 +379,135 @@ def list_items(
         for item in items
     ]
     _emit(items, as_json, _table(what, columns, rows), plain=[item["id"] for item in items])
+
+
+def _probe_instances(
+    env: str, seeds: str, kwargs: str | None, split: str, observation: str, n_actions: int | None
+) -> list[Any]:
+    """The instances of one family: MiniGrid ids by seed, toy-text ids by kwargs variant."""
+    from service.client.probe import minigrid_instances, parse_seeds, toy_text_instances
+
+    given = json.loads(kwargs) if kwargs else {}
+    if env.startswith("MiniGrid-"):
+        if not isinstance(given, dict):
+            raise ValueError("--kwargs: a JSON object for MiniGrid ids")
+        options = {} if n_actions is None else {"n_actions": n_actions}
+        return minigrid_instances(
+            env, parse_seeds(seeds), split, observation=observation, kwargs=given, **options
+        )
+    variants = given if isinstance(given, list) else [given]
+    if not all(isinstance(v, dict) for v in variants):
+        raise ValueError("--kwargs: a JSON object, or a list of objects (one per instance)")
+    return toy_text_instances(env, variants, split)
+
+
+@app.command()
+def probe(
+    policy: Annotated[Path, typer.Option(exists=True, help="A stable-baselines3 .zip (yours).")],
+    env: Annotated[str, typer.Option(help="Training-like family: MiniGrid-... or toy-text id.")],
+    seeds: Annotated[str, typer.Option(help="MiniGrid instance seeds, e.g. 0-4 or 1,5.")] = "0-4",
+    kwargs: Annotated[
+        str | None, typer.Option(help="Env kwargs JSON; toy-text: a list = one instance each.")
+    ] = None,
+    shifted_env: Annotated[str | None, typer.Option(help="Shifted family (default: --env).")] = (
+        None
+    ),
+    shifted_seeds: Annotated[str | None, typer.Option(help="Shifted instance seeds.")] = None,
+    shifted_kwargs: Annotated[str | None, typer.Option(help="Shifted env kwargs JSON.")] = None,
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes per instance.")] = 20,
+    algo: Annotated[str, typer.Option(help="ppo, a2c or dqn.")] = "ppo",
+    observation: Annotated[
+        str, typer.Option(help="MiniGrid observation wrapper: image, flat, full or none.")
+    ] = "image",
+    n_actions: Annotated[
+        int | None, typer.Option(help="MiniGrid: keep the first N actions (3 = navigation).")
+    ] = None,
+    deterministic: Annotated[
+        bool, typer.Option("--deterministic", help="Greedy actions.", metavar="")
+    ] = False,
+    training_reward: TrainingRewardOption = None,
+    reward_model: Annotated[str, typer.Option(help="linear or tabular.")] = "linear",
+    seed: Annotated[int, typer.Option(help="Seed of the first episode and the inference.")] = 0,
+    tag: TagsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Roll a local policy out on training-like and shifted instances, infer what it pursues in
+    each, and print the verdicts (one environment, rollout set and inference per instance)."""
+    from rich.progress import Progress
+
+    from service.client.probe import collect, record, result_row, sb3_policy, submit
+
+    def families() -> list[Any]:
+        instances = _probe_instances(env, seeds, kwargs, "train", observation, n_actions)
+        if shifted_env or shifted_seeds or shifted_kwargs:
+            instances += _probe_instances(
+                shifted_env or env,
+                shifted_seeds or seeds,
+                shifted_kwargs or kwargs,
+                "test",
+                observation,
+                n_actions,
+            )
+        return instances
+
+    instances = _call(families)
+    agent = _read(policy, lambda p: sb3_policy(p, algo=algo, deterministic=deterministic))
+    reward = reward_spec(training_reward) if training_reward else None
+    progress = Progress(transient=True, disable=as_json, console=Console(stderr=True))
+    with MesascopeClient() as client, progress as bar:
+        recording = bar.add_task("recording", total=len(instances))
+        runs = _call(
+            lambda: record(
+                agent,
+                instances,
+                episodes=episodes,
+                seed=seed,
+                on_progress=lambda run: bar.advance(recording),
+            )
+        )
+        _call(
+            lambda: submit(
+                client,
+                runs,
+                training_reward=reward,
+                reward_model=reward_model,
+                seed=seed,
+                tags=parse_tags(tag or []),
+            )
+        )
+        waiting = bar.add_task("inferring", total=len(runs))
+        _call(lambda: collect(client, runs, on_update=lambda run: bar.advance(waiting)))
+        rows = [result_row(run, client.url) for run in runs]
+    _emit(rows, as_json, _probe_table(rows), plain=[r["inference_id"] for r in rows])
+
+
+def _probe_table(rows: list[dict[str, Any]]) -> Callable[[Console], None]:
+    """Per-instance verdicts, then verdict counts per split, then where to look further."""
+    from service.client.probe import top_weights, verdict_counts
+
+    columns = ["inference", "split", "environment", "states", "success", "return"]
+    columns += ["top weights", "EPIC", "verdict"]
+    table = [
+        [
+            r["inference_id"],
+            r["split"],
+            f"{r['family']} {r['instance']}",
+            r["n_states"],
+            f"{r['success_rate']:.0%}",
+            r["normalized_return"],
+            top_weights(r["feature_weights"]),
+            r["epic"],
+            r["verdict"] or f"error: {r['error']}",
+        ]
+        for r in rows
+    ]
+
+    def show(console: Console) -> None:
+        _table("probe", columns, table)(console)
+        for split, counts in verdict_counts(rows).items():
+            shown = ", ".join(f"{verdict} {n}" for verdict, n in counts.items())
+            console.print(f"{split}: {shown}", markup=False, highlight=False)
+        if rows and rows[0]["dashboard"]:
+            console.print(f"details: {rows[0]['dashboard'].rsplit('/', 2)[0]}/", markup=False)
+
+    return show

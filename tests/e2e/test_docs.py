@@ -31,6 +31,7 @@ DOCUMENTS = [
     "docs/tutorial.md",
     "docs/deep_irl.md",
     "docs/metrics.md",
+    "docs/environments.md",
     "examples/README.md",
 ]
 BLOCK = re.compile(

@@ -1,0 +1,415 @@
+"""`mesascope probe`: roll a policy out on training-like and shifted instances of an
+environment family, upload each instance with its tabular view, infer, and collect verdicts.
+
+User-side: the policy and the environments run here (gymnasium, minigrid and
+stable-baselines3 are imported inside the functions that need them). Until pooled
+environments exist, each instance is its own environment, rollout set and inference:
+`submit` is the one function a pooled submission will replace.
+
+    from service.client import MesascopeClient
+    from service.client.probe import minigrid_instances, probe
+
+    instances = minigrid_instances("MiniGrid-Empty-8x8-v0", range(3), "train")
+    instances += minigrid_instances("MiniGrid-FourRooms-v0", range(3), "test")
+    with MesascopeClient() as client:
+        results = probe(client, my_policy, instances, episodes=20)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service.client.arrays import TrajectoryArrays
+from service.client.http import MesascopeClient
+from service.client.tabular.recording import Policy, record_episodes
+from service.client.tabular.view import TabulariseError, TabularView, replaced
+
+MAX_EXACT_ENTRIES = 50_000_000
+"""The service's largest states x actions x states for an exact verdict."""
+OBSERVATION_WRAPPERS = ("image", "flat", "full", "none")
+"""MiniGrid observation wrappers a policy may have been trained with (see `wrap_minigrid`)."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One environment instance to probe: how to make it, and its tabular view."""
+
+    family: str
+    """The environment id, e.g. `MiniGrid-FourRooms-v0`."""
+    label: str
+    """Which instance of the family, e.g. `seed 3` or `map_name=8x8`."""
+    split: str
+    """`train` (training-like) or `test` (shifted)."""
+    make_env: Callable[[], Any]
+    """A fresh environment, with the wrappers the policy expects."""
+    build_view: Callable[[Any], TabularView]
+    """The tabular view of a reset environment of this instance."""
+    reset_seed: int | None = None
+    """The reset seed that makes this instance (MiniGrid's grid); None: every episode's own."""
+
+    def view(self) -> TabularView:
+        """Reset a fresh environment as this instance and build its view."""
+        env = self.make_env()
+        try:
+            env.reset(seed=self.reset_seed if self.reset_seed is not None else 0)
+            return self.build_view(env)
+        finally:
+            env.close()
+
+
+@dataclass
+class Run:
+    """An instance's view and recorded episodes, then what the service made of them."""
+
+    instance: Instance
+    view: TabularView
+    arrays: TrajectoryArrays
+    environment_id: str | None = None
+    rollouts_id: str | None = None
+    inference_id: str | None = None
+    job: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`0-4` → [0, 1, 2, 3, 4]; `1,5,9` → [1, 5, 9]; ranges and lists combine (`0-2,7`)."""
+    seeds: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        first, dash, last = part.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise ValueError(f"seeds: expected e.g. `0-4` or `1,5,9`, got {text!r}")
+        seeds.extend(range(int(first), int(last) + 1) if dash else [int(first)])
+    if not seeds:
+        raise ValueError("seeds: none given")
+    return seeds
+
+
+def wrap_minigrid(env: Any, observation: str) -> Any:
+    """The observation wrapper a MiniGrid policy was trained with: `image` (ImgObsWrapper, the
+    7x7x3 egocentric view), `flat` (FlatObsWrapper), `full` (FullyObsWrapper then
+    ImgObsWrapper), `none` (the dict observation)."""
+    from minigrid.wrappers import FlatObsWrapper, FullyObsWrapper, ImgObsWrapper
+
+    if observation == "image":
+        return ImgObsWrapper(env)
+    if observation == "flat":
+        return FlatObsWrapper(env)
+    if observation == "full":
+        return ImgObsWrapper(FullyObsWrapper(env))
+    if observation == "none":
+        return env
+    raise ValueError(f"observation wrapper: expected one of {OBSERVATION_WRAPPERS}")
+
+
+def minigrid_instances(
+    env_id: str,
+    seeds: Iterable[int],
+    split: str,
+    *,
+    observation: str = "image",
+    kwargs: Mapping[str, Any] | None = None,
+    **view_options: Any,
+) -> list[Instance]:
+    """MiniGrid instances, one per seed (the grid `reset(seed=seed)` generates)."""
+
+    def make() -> Any:
+        import gymnasium as gym
+        import minigrid  # noqa: F401  (registers the MiniGrid-* ids)
+
+        return wrap_minigrid(gym.make(env_id, **dict(kwargs or {})), observation)
+
+    def build(env: Any) -> TabularView:
+        from service.client.tabular.minigrid import minigrid_view
+
+        return minigrid_view(env, **view_options)
+
+    return [
+        Instance(env_id, f"seed {seed}", split, make, _named(build, env_id, seed), seed)
+        for seed in seeds
+    ]
+
+
+def toy_text_instances(
+    env_id: str,
+    variants: Sequence[Mapping[str, Any]],
+    split: str,
+    **view_options: Any,
+) -> list[Instance]:
+    """Toy-text instances, one per kwargs variant (e.g. `{"map_name": "8x8"}`, a custom
+    `{"desc": [...]}`, `{"is_slippery": False}`)."""
+
+    def instance(kwargs: Mapping[str, Any]) -> Instance:
+        def make() -> Any:
+            import gymnasium as gym
+
+            return gym.make(env_id, **dict(kwargs))
+
+        def build(env: Any) -> TabularView:
+            from service.client.tabular.toytext import toy_text_view
+
+            return toy_text_view(env, **view_options)
+
+        label = ", ".join(f"{k}={_short(v)}" for k, v in kwargs.items()) or "default"
+        return Instance(env_id, label, split, make, build)
+
+    return [instance(kwargs) for kwargs in (variants or [{}])]
+
+
+def _named(build: Callable[[Any], TabularView], env_id: str, seed: int) -> Callable[[Any], Any]:
+    """A view builder whose views are named for the instance (`MiniGrid-... seed 3`)."""
+
+    def named(env: Any) -> TabularView:
+        return replaced(build(env), name=f"{env_id} seed {seed}")
+
+    return named
+
+
+def sb3_policy(path: Path, *, algo: str = "ppo", deterministic: bool = False) -> Any:
+    """A stable-baselines3 policy file (the user's own: SB3's loader unpickles, so only load
+    files you trust) as `obs -> action`, with `.observation_space` for checking."""
+    import stable_baselines3
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    algorithms: dict[str, type[BaseAlgorithm]] = {
+        "ppo": stable_baselines3.PPO,
+        "a2c": stable_baselines3.A2C,
+        "dqn": stable_baselines3.DQN,
+    }
+    if algo.lower() not in algorithms:
+        raise ValueError(f"algo: expected one of {', '.join(algorithms)} (discrete actions)")
+    model = algorithms[algo.lower()].load(path, device="cpu")
+
+    class Sb3Policy:
+        observation_space = model.observation_space
+
+        def __call__(self, obs: Any) -> Any:
+            action, _ = model.predict(obs, deterministic=deterministic)
+            return action
+
+    return Sb3Policy()
+
+
+def check_observations(policy: Any, env: Any) -> None:
+    """Refuse an environment whose observations the policy was not trained on, when the policy
+    says what it expects (SB3 policies do): Discrete sizes must agree, and Box shapes up to
+    the channel order (SB3 keeps image policies channel-first)."""
+    expected = getattr(policy, "observation_space", None)
+    given = getattr(env, "observation_space", None)
+    if expected is None or given is None or _compatible(expected, given):
+        return
+    raise TabulariseError(
+        f"the policy expects observations {expected}, but the environment gives {given}; "
+        f"for MiniGrid choose the wrapper it was trained with ({', '.join(OBSERVATION_WRAPPERS)})"
+    )
+
+
+def _compatible(expected: Any, given: Any) -> bool:
+    """Whether a policy for `expected` observations can act on `given` ones."""
+    kind = type(expected).__name__
+    if kind != type(given).__name__:
+        return False
+    if kind == "Discrete":
+        return bool(expected.n == given.n)
+    if kind == "Box":
+        return sorted(expected.shape) == sorted(given.shape)
+    return bool(expected == given)
+
+
+def record(
+    policy: Policy,
+    instances: Sequence[Instance],
+    *,
+    episodes: int,
+    seed: int = 0,
+    on_progress: Callable[[Run], None] | None = None,
+) -> list[Run]:
+    """Build every instance's view (one feature vocabulary for them all, so weights compare
+    across instances) and record `episodes` episodes of the policy in each."""
+    views = [instance.view() for instance in instances]
+    vocabulary = list(dict.fromkeys(name for view in views for name in view.feature_names))
+    runs = []
+    for instance, view in zip(instances, views, strict=True):
+        view = view.with_features(vocabulary)
+        env = instance.make_env()
+        try:
+            check_observations(policy, env)
+        finally:
+            env.close()
+        arrays = record_episodes(
+            view,
+            instance.make_env,
+            policy,
+            episodes,
+            seed=seed,
+            reset_seed=instance.reset_seed,
+        )
+        runs.append(Run(instance, view, arrays))
+        if on_progress is not None:
+            on_progress(runs[-1])
+    return runs
+
+
+def submit(
+    client: MesascopeClient,
+    runs: Sequence[Run],
+    *,
+    training_reward: Mapping[str, Any] | None = None,
+    algorithm: str = "mce_irl",
+    reward_model: str = "linear",
+    params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    tags: Mapping[str, str] | None = None,
+) -> None:
+    """Upload each run's environment and episodes and start its inference (one environment,
+    rollout set and inference per instance; a pooled submission replaces this function)."""
+    for run in runs:
+        reward = training_reward if training_reward is not None else run.view.reward
+        environment = client.create_environment(run.view.to_spec())
+        run.environment_id = environment["id"]
+        rollouts = client.upload_rollouts(
+            run.arrays,
+            environment={"id": environment["id"]},
+            name=f"{run.view.name} ({run.instance.split})",
+            training_reward=dict(reward) if reward is not None else None,
+            split=run.instance.split,
+            tags={
+                "probe": run.instance.family,
+                "instance": run.instance.label,
+                **dict(tags or {}),
+            },
+        )
+        run.rollouts_id = rollouts["id"]
+        job = client.infer(
+            rollouts["id"],
+            algorithm=algorithm,
+            reward_model=reward_model,
+            params=params,
+            seed=seed,
+        )
+        run.inference_id = job["id"]
+
+
+def collect(
+    client: MesascopeClient,
+    runs: Sequence[Run],
+    *,
+    timeout: float | None = None,
+    poll: float = 1.0,
+    on_update: Callable[[Run], None] | None = None,
+) -> None:
+    """Wait for every run's inference and fetch its divergence report."""
+    from service.client.http import MesascopeError
+
+    for run in runs:
+        if run.inference_id is None:
+            continue
+        run.job = client.wait(run.inference_id, timeout=timeout, poll=poll)
+        if run.job["status"] != "succeeded":
+            run.error = run.job.get("error") or run.job["status"]
+        else:
+            try:
+                run.report = client.divergence(run.inference_id)
+            except MesascopeError as exc:
+                run.error = str(exc)
+        if on_update is not None:
+            on_update(run)
+
+
+def probe(
+    client: MesascopeClient,
+    policy: Policy,
+    instances: Sequence[Instance],
+    *,
+    episodes: int = 20,
+    seed: int = 0,
+    timeout: float | None = None,
+    **submit_options: Any,
+) -> list[dict[str, Any]]:
+    """Record, submit and collect: one result row per instance (see `result_row`)."""
+    runs = record(policy, instances, episodes=episodes, seed=seed)
+    submit(client, runs, seed=seed, **submit_options)
+    collect(client, runs, timeout=timeout)
+    return [result_row(run, client.url) for run in runs]
+
+
+def success_rate(run: Run) -> float:
+    """Share of the episodes that ended terminal with a positive environment return."""
+    arrays = run.arrays
+    rews = np.zeros(arrays.n_transitions) if arrays.rews is None else np.asarray(arrays.rews)
+    ends = np.cumsum(arrays.lengths)
+    returns = np.add.reduceat(rews, np.concatenate([[0], ends[:-1]]))
+    return float(np.mean(arrays.terminal & (returns > 0)))
+
+
+def too_large(view: TabularView) -> bool:
+    """Whether the service cannot give this view an exact verdict (S x A x S too large)."""
+    return view.n_states * view.n_actions * view.n_states > MAX_EXACT_ENTRIES
+
+
+def result_row(run: Run, url: str) -> dict[str, Any]:
+    """What the probe found about one instance, as plain JSON."""
+    weights = (run.job.get("reward") or {}).get("feature_weights") or {}
+    returns = run.report.get("returns") or {}
+    return {
+        "family": run.instance.family,
+        "instance": run.instance.label,
+        "split": run.instance.split,
+        "n_states": run.view.n_states,
+        "episodes": len(run.arrays.lengths),
+        "success_rate": success_rate(run),
+        "environment_id": run.environment_id,
+        "rollouts_id": run.rollouts_id,
+        "inference_id": run.inference_id,
+        "status": run.job.get("status"),
+        "verdict": run.report.get("verdict") or run.job.get("verdict"),
+        "epic": (run.report.get("metrics") or {}).get("epic"),
+        "normalized_return": returns.get("normalized_under_training"),
+        "feature_weights": weights,
+        "explanation": run.report.get("explanation"),
+        "error": run.error,
+        "dashboard": f"{url}/inferences/{run.inference_id}" if run.inference_id else None,
+    }
+
+
+def top_weights(weights: Mapping[str, float], n: int = 3) -> str:
+    """The n largest weights by magnitude, e.g. `goal 2.1, lava -1.3`."""
+    ranked = sorted(weights.items(), key=lambda kv: -abs(kv[1]))[:n]
+    return ", ".join(f"{name} {value:.2f}" for name, value in ranked)
+
+
+def verdict_counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """{split: {verdict: count}} (failed inferences count as `error`)."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        verdict = row["verdict"] or "error"
+        split = counts.setdefault(row["split"], {})
+        split[verdict] = split.get(verdict, 0) + 1
+    return counts
+
+
+def _short(value: Any) -> str:
+    """A kwarg value for a label (custom maps shortened)."""
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+__all__ = [
+    "Instance",
+    "Run",
+    "collect",
+    "minigrid_instances",
+    "parse_seeds",
+    "probe",
+    "record",
+    "result_row",
+    "sb3_policy",
+    "submit",
+    "toy_text_instances",
+]

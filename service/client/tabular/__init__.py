@@ -1,0 +1,29 @@
+"""Tabular views of the environments users have (user-side: runs where they are installed).
+
+- `toy_text_view(env)`: gymnasium's FrozenLake, CliffWalking, Taxi (any model `P`), exactly.
+- `minigrid_view(env)`: a MiniGrid instance, by enumerating its reachable states.
+- `tabularise(env, access)`: any environment you can copy, given a `StateAccess`.
+
+Each returns a `TabularView`: `to_spec()` is the API's tabular environment spec and
+`state_of(env)` the state index of a live environment (so recorded episodes become `obs`).
+gymnasium and minigrid are imported only inside the functions that need them.
+"""
+
+from service.client.tabular.generic import CopyAccess, StateAccess, tabularise
+from service.client.tabular.minigrid import MiniGridAccess, minigrid_view
+from service.client.tabular.recording import record_episodes
+from service.client.tabular.toytext import toy_text_view
+from service.client.tabular.view import Layout, TabulariseError, TabularView
+
+__all__ = [
+    "CopyAccess",
+    "Layout",
+    "MiniGridAccess",
+    "StateAccess",
+    "TabularView",
+    "TabulariseError",
+    "minigrid_view",
+    "record_episodes",
+    "tabularise",
+    "toy_text_view",
+]

@@ -401,6 +401,24 @@ def _probe_instances(
     return toy_text_instances(env, variants, split)
 
 
+def _decorrelating(training: list[Any], pairs: list[str], quiet: bool) -> list[Any]:
+    """Shifted instances separating each `a,b` pair, or the pairs `auto` finds confounded over
+    the training-like instances' reachable states (named on stderr)."""
+    from service.client.probe import decorrelating_instances
+    from service.client.tabular.decorrelate import confounded_pairs, parse_pair
+
+    chosen = [parse_pair(p) for p in pairs if p != "auto"]
+    if "auto" in pairs:
+        found = confounded_pairs([instance.view() for instance in training])
+        if not found:
+            raise ValueError("decorrelate auto: no features are confounded in these instances")
+        if not quiet:
+            shown = ", ".join(f"{a}/{b}" for a, b in found)
+            typer.echo(f"confounded in the training-like instances: {shown}", err=True)
+        chosen += [pair for pair in found if pair not in chosen]
+    return decorrelating_instances(training, chosen)
+
+
 @app.command()
 def probe(
     policy: Annotated[Path, typer.Option(exists=True, help="A stable-baselines3 .zip (yours).")],
@@ -414,6 +432,13 @@ def probe(
     ),
     shifted_seeds: Annotated[str | None, typer.Option(help="Shifted instance seeds.")] = None,
     shifted_kwargs: Annotated[str | None, typer.Option(help="Shifted env kwargs JSON.")] = None,
+    decorrelate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Confounded features to separate, e.g. goal,green (repeatable), or `auto`: "
+            "shifted MiniGrid instances made from the training-like ones."
+        ),
+    ] = None,
     episodes: Annotated[int, typer.Option(min=1, help="Episodes per instance.")] = 20,
     algo: Annotated[str, typer.Option(help="ppo, a2c or dqn.")] = "ppo",
     observation: Annotated[
@@ -439,6 +464,8 @@ def probe(
 
     def families() -> list[Any]:
         instances = _probe_instances(env, seeds, kwargs, "train", observation, n_actions)
+        if decorrelate:
+            instances += _decorrelating(instances, decorrelate, as_json)
         if shifted_env or shifted_seeds or shifted_kwargs:
             instances += _probe_instances(
                 shifted_env or env,

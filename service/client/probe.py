@@ -171,6 +171,61 @@ def _named(build: Callable[[Any], TabularView], env_id: str, seed: int) -> Calla
     return named
 
 
+def decorrelating_instances(
+    instances: Sequence[Instance], pairs: Sequence[tuple[str, str]]
+) -> list[Instance]:
+    """Shifted (`test`) instances that separate each confounded pair: every change of every
+    MiniGrid instance given (`minigrid_changes`) whose view tells the pair apart, labelled
+    with the pair and the change. Refuses pairs no change separates, and other families."""
+    from service.client.tabular.decorrelate import minigrid_changes, separates
+
+    out: list[Instance] = []
+    for a, b in pairs:
+        found = []
+        for instance in instances:
+            if not instance.family.startswith("MiniGrid-"):
+                raise TabulariseError(
+                    f"decorrelating instances are made for MiniGrid families only, not "
+                    f"{instance.family!r}: give shifted instances that separate {a} and {b}"
+                )
+            env = instance.make_env()
+            try:
+                env.reset(seed=instance.reset_seed if instance.reset_seed is not None else 0)
+                changes = minigrid_changes(env, instance.build_view(env), a, b)
+            finally:
+                env.close()
+            for change in changes:
+                changed = _changed(instance, change, f"{a}/{b}")
+                if separates(changed.view(), a, b):
+                    found.append(changed)
+        if not found:
+            raise TabulariseError(
+                f"no change of these instances separates {a} and {b} (made: a tile of a named "
+                "colour, a colour swap, the goal moved); give shifted instances that do"
+            )
+        out += found
+    return out
+
+
+def _changed(instance: Instance, change: Any, pair: str) -> Instance:
+    """The instance with a `Change` made after each reset, as a shifted instance."""
+    from service.client.tabular.decorrelate import decorrelated
+
+    label = f"{instance.label}; {pair}: {change.label}"
+
+    def build(env: Any) -> TabularView:
+        return replaced(instance.build_view(env), name=f"{instance.family} {label}")
+
+    return Instance(
+        instance.family,
+        label,
+        "test",
+        lambda: decorrelated(instance.make_env(), change),
+        build,
+        instance.reset_seed,
+    )
+
+
 def sb3_policy(path: Path, *, algo: str = "ppo", deterministic: bool = False) -> Any:
     """A stable-baselines3 policy file (the user's own: SB3's loader unpickles, so only load
     files you trust) as `obs -> action`, with `.observation_space` for checking."""
@@ -404,6 +459,7 @@ __all__ = [
     "Instance",
     "Run",
     "collect",
+    "decorrelating_instances",
     "minigrid_instances",
     "parse_seeds",
     "probe",

@@ -83,10 +83,12 @@ class SeeState(gym.ObservationWrapper):  # type: ignore[type-arg]
 
 
 class GoalSeeker:
-    """Takes a shortest path to the goal (scripted, from the tabular view of the instance)."""
+    """Takes a shortest path to the nearest state with `feature` (the goal by default; scripted,
+    from the tabular view of the instance)."""
 
-    def __init__(self) -> None:
-        self.cache: dict[int, tuple[TabularView, np.ndarray]] = {}
+    def __init__(self, feature: str = "goal") -> None:
+        self.feature = feature
+        self.cache: dict[bytes, tuple[TabularView, np.ndarray]] = {}
 
     def __call__(self, env: Any) -> int:
         view, distance = self.plan(env)
@@ -96,10 +98,11 @@ class GoalSeeker:
         return int(view.actions[rows][np.argmin(ahead)])
 
     def plan(self, env: Any) -> tuple[TabularView, np.ndarray]:
-        if id(env.grid) not in self.cache:
+        grid = env.grid.encode().tobytes()  # not id(): a freed grid's id is reused
+        if grid not in self.cache:
             view = minigrid_view(env)
             distance = np.full(view.n_states, np.inf)
-            distance[view.feature_column("goal") > 0] = 0
+            distance[view.feature_column(self.feature) > 0] = 0
             for _ in range(view.n_states):
                 step = distance[view.next_states] + 1
                 best = np.full(view.n_states, np.inf)
@@ -108,8 +111,8 @@ class GoalSeeker:
                 if np.array_equal(updated, distance):
                     break
                 distance = updated
-            self.cache[id(env.grid)] = (view, distance)
-        return self.cache[id(env.grid)]
+            self.cache[grid] = (view, distance)
+        return self.cache[grid]
 
 
 def scripted_instances(env_id: str, seeds: range, split: str) -> list[Instance]:

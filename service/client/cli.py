@@ -452,7 +452,9 @@ def probe(
     ] = False,
     training_reward: TrainingRewardOption = None,
     reward_model: Annotated[str, typer.Option(help="linear or tabular.")] = "linear",
-    seed: Annotated[int, typer.Option(help="Seed of the first episode and the inference.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the policy's sampling, the episodes and the inference.")
+    ] = 0,
     tag: TagsOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -478,7 +480,9 @@ def probe(
         return instances
 
     instances = _call(families)
-    agent = _read(policy, lambda p: sb3_policy(p, algo=algo, deterministic=deterministic))
+    agent = _read(
+        policy, lambda p: sb3_policy(p, algo=algo, deterministic=deterministic, seed=seed)
+    )
     reward = reward_spec(training_reward) if training_reward else None
     progress = Progress(transient=True, disable=as_json, console=Console(stderr=True))
     with MesascopeClient() as client, progress as bar:

@@ -226,9 +226,12 @@ def _changed(instance: Instance, change: Any, pair: str) -> Instance:
     )
 
 
-def sb3_policy(path: Path, *, algo: str = "ppo", deterministic: bool = False) -> Any:
+def sb3_policy(
+    path: Path, *, algo: str = "ppo", deterministic: bool = False, seed: int | None = None
+) -> Any:
     """A stable-baselines3 policy file (the user's own: SB3's loader unpickles, so only load
-    files you trust) as `obs -> action`, with `.observation_space` for checking."""
+    files you trust) as `obs -> action`, with `.observation_space` for checking; `seed` seeds
+    its action sampling (SB3 samples with torch's generator)."""
     import stable_baselines3
     from stable_baselines3.common.base_class import BaseAlgorithm
 
@@ -240,6 +243,8 @@ def sb3_policy(path: Path, *, algo: str = "ppo", deterministic: bool = False) ->
     if algo.lower() not in algorithms:
         raise ValueError(f"algo: expected one of {', '.join(algorithms)} (discrete actions)")
     model = algorithms[algo.lower()].load(path, device="cpu")
+    if seed is not None:
+        model.set_random_seed(seed)
 
     class Sb3Policy:
         observation_space = model.observation_space

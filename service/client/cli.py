@@ -401,20 +401,31 @@ def _probe_instances(
     return toy_text_instances(env, variants, split)
 
 
-def _decorrelating(training: list[Any], pairs: list[str], quiet: bool) -> list[Any]:
-    """Shifted instances separating each `a,b` pair, or the pairs `auto` finds confounded over
-    the training-like instances' reachable states (named on stderr)."""
+def _decorrelating(
+    client: MesascopeClient, training: list[Any], given: list[str], quiet: bool
+) -> list[Any]:
+    """Shifted instances separating each `a,b` pair, the pairs an inference's report finds
+    indistinguishable (`inf_...`), or those `auto` finds confounded over the training-like
+    instances' reachable states (named on stderr)."""
     from service.client.probe import decorrelating_instances
-    from service.client.tabular.decorrelate import confounded_pairs, parse_pair
+    from service.client.tabular.decorrelate import confounded_pairs, pairs_from_report, parse_pair
 
-    chosen = [parse_pair(p) for p in pairs if p != "auto"]
-    if "auto" in pairs:
-        found = confounded_pairs([instance.view() for instance in training])
+    chosen: list[tuple[str, str]] = []
+    for value in given:
+        if value == "auto":
+            found = confounded_pairs([instance.view() for instance in training])
+            source = "the training-like instances"
+        elif value.startswith("inf_"):
+            found = pairs_from_report(client.divergence(value))
+            source = f"the report of {value}"
+        else:
+            found = [parse_pair(value)]
+            source = ""
         if not found:
-            raise ValueError("decorrelate auto: no features are confounded in these instances")
-        if not quiet:
+            raise ValueError(f"decorrelate {value}: no features are confounded in {source}")
+        if source and not quiet:
             shown = ", ".join(f"{a}/{b}" for a, b in found)
-            typer.echo(f"confounded in the training-like instances: {shown}", err=True)
+            typer.echo(f"confounded in {source}: {shown}", err=True)
         chosen += [pair for pair in found if pair not in chosen]
     return decorrelating_instances(training, chosen)
 
@@ -435,8 +446,8 @@ def probe(
     decorrelate: Annotated[
         list[str] | None,
         typer.Option(
-            help="Confounded features to separate, e.g. goal,green (repeatable), or `auto`: "
-            "shifted MiniGrid instances made from the training-like ones."
+            help="Confounded features to separate: goal,green (repeatable), an inference id "
+            "(its report's), or auto; shifted MiniGrid instances made from the training ones."
         ),
     ] = None,
     episodes: Annotated[int, typer.Option(min=1, help="Episodes per instance.")] = 20,
@@ -466,8 +477,6 @@ def probe(
 
     def families() -> list[Any]:
         instances = _probe_instances(env, seeds, kwargs, "train", observation, n_actions)
-        if decorrelate:
-            instances += _decorrelating(instances, decorrelate, as_json)
         if shifted_env or shifted_seeds or shifted_kwargs:
             instances += _probe_instances(
                 shifted_env or env,
@@ -486,6 +495,8 @@ def probe(
     reward = reward_spec(training_reward) if training_reward else None
     progress = Progress(transient=True, disable=as_json, console=Console(stderr=True))
     with MesascopeClient() as client, progress as bar:
+        if decorrelate:
+            instances += _call(lambda: _decorrelating(client, instances, decorrelate, as_json))
         recording = bar.add_task("recording", total=len(instances))
         runs = _call(
             lambda: record(

@@ -202,3 +202,32 @@ def test_probe_decorrelate_auto_from_the_command_line(
     assert {"floor", "red"} <= set(rows[0]["feature_weights"])  # one vocabulary for all
     bad = CliRunner().invoke(cli.app, [*args[:7], "--decorrelate", "goal"])
     assert bad.exit_code == 2 and "two feature names" in bad.output
+
+
+def test_probe_decorrelates_the_pairs_an_inference_report_names(
+    client: MesascopeClient,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from minigrid.wrappers import ImgObsWrapper
+    from stable_baselines3 import PPO
+
+    scripted = scripted_instances("MiniGrid-Empty-5x5-v0", range(1), "train")
+    runs = record(GoalSeeker(), scripted, episodes=3)
+    submit(client, runs)
+    collect(client, runs, poll=0.01)
+    report = client.divergence(runs[0].inference_id)
+    assert pairs_from_report(report) == [("goal", "green")]  # what the goal-seeker's data hides
+    env = ImgObsWrapper(gym.make("MiniGrid-Empty-5x5-v0"))
+    PPO("MlpPolicy", env, n_steps=64, seed=0, device="cpu").save(tmp_path / "ppo.zip")
+    monkeypatch.setattr(cli, "MesascopeClient", lambda: client)
+    monkeypatch.setattr(client, "close", lambda: None)
+    args = ["probe", "--policy", str(tmp_path / "ppo.zip"), "--env", "MiniGrid-Empty-5x5-v0"]
+    args += ["--seeds", "0", "--episodes", "1", "--decorrelate", str(runs[0].inference_id)]
+    shown = CliRunner().invoke(cli.app, args)
+    assert shown.exit_code == 0, shown.output
+    assert f"confounded in the report of {runs[0].inference_id}: goal/green" in shown.output
+    rows = json.loads(CliRunner().invoke(cli.app, [*args, "--json"]).stdout)
+    assert [row["instance"].split(": ")[0] for row in rows] == ["seed 0"] + [
+        "seed 0; goal/green"
+    ] * 3

@@ -13,6 +13,9 @@ environments exist, each instance is its own environment, rollout set and infere
     instances += minigrid_instances("MiniGrid-FourRooms-v0", range(3), "test")
     with MesascopeClient() as client:
         results = probe(client, my_policy, instances, episodes=20)
+
+`decorrelating_instances(training, [("goal", "green")])` makes shifted MiniGrid instances that
+separate features the training instances confound (service/client/tabular/decorrelate.py).
 """
 
 from __future__ import annotations

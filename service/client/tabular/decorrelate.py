@@ -17,7 +17,7 @@ minigrid and gymnasium are imported only inside the functions that need them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +46,8 @@ def confounded_pairs(views: Sequence[TabularView]) -> list[tuple[str, str]]:
     varying = [i for i in range(len(names)) if np.ptp(values[:, i]) > 1e-12]
     if len(varying) < 2:
         return []
-    correlation = np.round(np.abs(np.corrcoef(values[:, varying], rowvar=False)), 6)
+    correlation = np.abs(np.corrcoef(values[:, varying], rowvar=False))
+    correlation = np.round(correlation, CORRELATION_DECIMALS)
     return [
         (names[varying[i]], names[varying[j]])
         for i in range(len(varying))
@@ -148,13 +149,14 @@ def minigrid_changes(env: Any, view: TabularView, a: str, b: str) -> list[Change
         key=lambda cell: (cell[1], cell[0]),
     )
     goals = _cells_of(grid, lambda obj: obj.type == "goal")
-    colours = [c for c in COLOURS if _names(c, (a, b))]
+    named = [c for c in COLOURS if _names(c, (a, b))]
     if _names("goal", (a, b)):
-        colours += [grid.get(*cell).color for cell in goals if grid.get(*cell).color not in colours]
+        named += [grid.get(*cell).color for cell in goals]
+    colours = list(dict.fromkeys(named))
     used = {obj.color for obj in grid.grid if obj is not None}
     changes: list[Change] = []
     for colour in colours:
-        holders = _cells_of(grid, lambda obj, c=colour: obj.color == c and obj.type in RECOLOURED)
+        holders = _cells_of(grid, functools.partial(_coloured, colour=colour))
         far = _farthest(free, holders)
         if far is None:
             continue
@@ -174,6 +176,11 @@ def minigrid_changes(env: Any, view: TabularView, a: str, b: str) -> list[Change
     return changes
 
 
+def _coloured(obj: Any, *, colour: str) -> bool:
+    """Whether an object is one a recolouring changes, of this colour."""
+    return bool(obj.color == colour and obj.type in RECOLOURED)
+
+
 def _names(word: str, features: Iterable[str]) -> bool:
     """Whether a feature name mentions `word` as one of its `_`-separated parts."""
     return any(word in name.split("_") for name in features)
@@ -184,7 +191,7 @@ def _agent(base: Any) -> Cell:
     return int(x), int(y)
 
 
-def _cells_of(grid: Any, keep: Any) -> list[Cell]:
+def _cells_of(grid: Any, keep: Callable[[Any], bool]) -> list[Cell]:
     """(x, y) of the objects `keep` accepts, in row order."""
     return [
         (i % grid.width, i // grid.width)

@@ -6,9 +6,9 @@ bottom-right corner: in every training instance the goal, the colour green and t
 coincide. A stable-baselines3 PPO agent (`MlpPolicy` on MiniGrid's 7x7 egocentric image) is
 trained there for `--timesteps` steps (CPU, one thread; the default takes about three minutes
 on 2 cores), then `service.client.probe` rolls it out on training instances (reset seeds
-`--seeds`, never drawn in training) and on instances made to separate what training confounds
-(`confounded_pairs` finds `goal`/`green` over the training instances' reachable states;
-`decorrelating_instances` makes, per training instance):
+`--seeds`; in an empty room a seed only places the agent) and on instances made to separate
+what training confounds (`confounded_pairs` finds `goal`/`green` over the training instances'
+reachable states; `decorrelating_instances` makes, per training instance):
 
 - `tile`: a green floor tile in the cell farthest from the goal (green without the goal);
 - `swap`: the goal recoloured red, and that green tile (each without the other);

@@ -25,7 +25,6 @@ def example() -> ModuleType:
     return module
 
 
-@pytest.mark.slow
 def test_the_example_trains_probes_and_summarises(
     client: MesascopeClient,  # noqa: F811
     tmp_path: Path,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -240,3 +241,36 @@ async def test_requests_over_the_in_flight_limit_get_503_at_once() -> None:
         release.set()
     assert sorted(statuses) == [200, 200, 503]
     assert gate.in_flight == 0
+
+
+async def test_sqlite_writers_beyond_the_thread_pool_all_finish_quickly(
+    settings: Settings, queue: Queue, api_key: str
+) -> None:
+    """More concurrent writes than serving threads: each waits for its write turn without a
+    thread, so the writer holding SQLite's write slot always finds the thread it needs to
+    finish (its response is validated in the pool). Threads that waited for the slot used to
+    take the whole pool and stall every write until the slot wait timed out."""
+    if not settings.is_sqlite:
+        pytest.skip("SQLite only")
+    settings = settings.model_copy(
+        update={"threads": 2, "max_in_flight": 100, "sqlite_busy_seconds": 8}
+    )
+    app = create_app(settings, enqueue=queue, queue_check=lambda: None)
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    tokens, limiter.total_tokens = limiter.total_tokens, settings.threads  # as the lifespan does
+    try:
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {api_key}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            started = time.perf_counter()
+            responses = await asyncio.gather(
+                *(
+                    client.post("/v1/environments", json=corridor_environment(), headers=headers)
+                    for _ in range(12)
+                )
+            )
+            elapsed = time.perf_counter() - started
+    finally:
+        limiter.total_tokens = tokens
+    assert [r.status_code for r in responses] == [201] * 12, [r.text for r in responses]
+    assert elapsed < 4, f"12 writes took {elapsed:.1f} s"

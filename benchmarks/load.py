@@ -158,6 +158,9 @@ def deployment(backend: str, data_dir: Path) -> Iterator[Deployment]:
     from tests.service.conftest import drop_postgres_database, fresh_postgres_database
 
     url, port = fresh_postgres_database(), free_port()
+    # Three API processes (serve, and two for the list phase) and the workers must fit the
+    # server's max_connections (100 by default): 20 connections per process, not threads + 2.
+    tuning["db_pool_size"] = "20"
     dep = Deployment(
         mesascope_env(
             data_dir, database_url=url, queue_url=f"redis://127.0.0.1:{port}/0", **tuning
@@ -403,8 +406,8 @@ class PacedGets:
             await reader.readexactly(int(length.group(1)))
             self.idle.append((reader, writer))
             return head[9:12].decode()
-        except (OSError, asyncio.IncompleteReadError, TimeoutError):
-            return "connection-error"
+        except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            return f"connection-error ({type(exc).__name__})"
 
     async def run(self, paths: list[tuple[str, str]], rate: float, seconds: float) -> list[Stats]:
         """Send `rate * seconds` requests cycling through (label, path); stats per label."""
@@ -427,25 +430,31 @@ class PacedGets:
         return list(stats.values())
 
 
-def server_latencies(log: Path, offset: int) -> dict[str, list[float]]:
-    """The server's own request durations logged after `offset`, by `METHOD path` (ids
-    replaced by `{id}`)."""
-    found: dict[str, list[float]] = {}
+def server_latencies(log: Path, offset: int) -> dict[str, Stats]:
+    """The server's own answers logged after `offset`, by `METHOD route` (ids replaced by
+    `{id}`): statuses, and the durations of the 2xx ones."""
+    found: dict[str, Stats] = {}
     with log.open("rb") as handle:
         handle.seek(offset)
         for line in handle:
-            if b'"mesascope.request"' not in line:
+            if b'"duration_ms"' not in line or b'"mesascope.request"' not in line:
                 continue
             entry = json.loads(line)
-            method, path, _status = entry["message"].split(" ")
-            route = re.sub(r"/[a-z]+_[0-9a-z]{12,}", "/{id}", path)
-            found.setdefault(f"{method} {route}", []).append(entry["duration_ms"] / 1000)
+            method, path = entry["message"].split(" ")[:2]
+            route = f"{method} {re.sub(r'/[a-z]+_[0-9a-z]{12,}', '/{id}', path)}"
+            stats = found.setdefault(route, Stats(route))
+            stats.statuses[str(entry["status"])] += 1
+            if entry["status"] < 300:
+                stats.latencies.append(entry["duration_ms"] / 1000)
     return found
 
 
-def print_server_side(found: dict[str, list[float]]) -> None:
-    for route, durations in sorted(found.items()):
-        print(f"    server {route:40s} n={len(durations):5d}  {percentiles(durations)}")
+def print_server_side(found: dict[str, Stats]) -> None:
+    for route, stats in sorted(found.items()):
+        print(
+            f"    server {route:34s} 2xx {percentiles(stats.latencies)}  "
+            f"statuses {dict(stats.statuses)}"
+        )
 
 
 async def ready_inference(client: Client) -> str:
@@ -551,7 +560,7 @@ async def main(args: argparse.Namespace) -> None:
     scenarios = args.scenarios.split(",")
     with (
         tempfile.TemporaryDirectory(prefix="mesascope-load-") as tmp,
-        deployment(args.backend, Path(tmp)) as dep,
+        deployment(args.backend, Path(args.keep or tmp)) as dep,
     ):
         print(f"backend {args.backend}; scenarios {scenarios}; {os.cpu_count()} CPUs")
         with serve(dep) as (url, _):
@@ -597,6 +606,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--list-rate", type=float, default=500.0, help="list alone, requests/s")
     parser.add_argument("--api-processes", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10.0, help="each read phase's length")
+    parser.add_argument("--keep", help="an empty directory for the data and logs, kept after")
     return parser.parse_args()
 
 

@@ -14,12 +14,14 @@ from typing import Any
 
 import anyio
 import httpx
+import psycopg
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from service.app import create_app
 from service.core.db import PoolConfig, engine_for
 from service.core.logging import JsonFormatter
-from service.core.middleware import Admission
+from service.core.middleware import Admission, RequestContext
 from service.core.settings import Settings
 from tests.service.conftest import Queue
 from tests.service.data import corridor_environment
@@ -274,3 +276,27 @@ async def test_sqlite_writers_beyond_the_thread_pool_all_finish_quickly(
         limiter.total_tokens = tokens
     assert [r.status_code for r in responses] == [201] * 12, [r.text for r in responses]
     assert elapsed < 4, f"12 writes took {elapsed:.1f} s"
+
+
+async def test_postgres_refusing_connections_for_capacity_is_a_503_not_a_500() -> None:
+    """More API processes than PostgreSQL's max_connections allows ("sorry, too many clients
+    already") is saturation: 503 with Retry-After, which clients retry."""
+
+    async def refused(scope: Any, receive: Any, send: Any) -> None:
+        raise OperationalError(
+            "connect", {}, psycopg.errors.TooManyConnections("sorry, too many clients already")
+        )
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "GET", "path": "/v1/inferences", "headers": []}
+    await RequestContext(refused, retry_after=2)(scope, receive, send)
+    start = sent[0]
+    assert start["status"] == 503
+    assert (b"retry-after", b"2") in start["headers"]

@@ -6,7 +6,7 @@ every acknowledged upload stored exactly once, every submitted job finished exac
     PYTHONPATH=. python -m benchmarks.load --backend postgres --scenarios uploads,redis-kill
 
 Scenarios: `uploads` (N concurrent uploads while M jobs run), `reads` (a read mix of the API and
-the dashboard at a fixed rate against `serve`, then `GET /v1/inferences` alone at a fixed rate
+the dashboard at a fixed rate against `serve`, then `GET /v1/inferences` alone at a few fixed rates
 against two API processes), `api-kill` (SIGKILL `serve` during uploads, restart it, the client
 retries), `redis-kill` (PostgreSQL+Redis only: Redis killed with jobs queued, restarted empty).
 Reads are paced open-loop (each request has a scheduled time; its latency counts from then, so
@@ -390,24 +390,32 @@ class PacedGets:
         self.opened: list[asyncio.StreamWriter] = []
 
     async def get(self, path: str) -> str:
-        """One GET on an idle (or new) connection; its status, or `connection-error`."""
-        try:
-            if self.idle:
-                reader, writer = self.idle.pop()
-            else:
-                reader, writer = await asyncio.open_connection(self.host, self.port)
-                self.opened.append(writer)
-            writer.write(f"GET {path} HTTP/1.1\r\n{self.head}".encode())
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-            length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
-            if length is None:  # every answer of this service has a length
-                writer.close()
-                return "no-content-length"
-            await reader.readexactly(int(length.group(1)))
-            self.idle.append((reader, writer))
-            return head[9:12].decode()
-        except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
-            return f"connection-error ({type(exc).__name__})"
+        """One GET on an idle (or new) connection; its status, or `connection-error`. An idle
+        connection the server closed meanwhile (keep-alive timeout) is replaced, once."""
+        for reuse in (bool(self.idle), False):
+            try:
+                return await self._get(path, reuse)
+            except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                if reuse and isinstance(exc, asyncio.IncompleteReadError) and not exc.partial:
+                    continue
+                return f"connection-error ({type(exc).__name__})"
+        raise AssertionError("unreachable")
+
+    async def _get(self, path: str, reuse: bool) -> str:
+        if reuse:
+            reader, writer = self.idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            self.opened.append(writer)
+        writer.write(f"GET {path} HTTP/1.1\r\n{self.head}".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        if length is None:  # every answer of this service has a length
+            writer.close()
+            return "no-content-length"
+        await reader.readexactly(int(length.group(1)))
+        self.idle.append((reader, writer))
+        return head[9:12].decode()
 
     async def run(self, paths: list[tuple[str, str]], rate: float, seconds: float) -> list[Stats]:
         """Send `rate * seconds` requests cycling through (label, path); stats per label."""
@@ -490,17 +498,17 @@ async def scenario_reads(dep: Deployment, url: str, key: str, args: argparse.Nam
         stats.report()
     print_server_side(server_latencies(log, offset))
     with api_processes(dep, args.api_processes) as (api_url, api_log):
-        print(
-            f"GET /v1/inferences at {args.list_rate:g}/s for {args.seconds:g} s against "
-            f"{args.api_processes} API processes"
-        )
-        offset = api_log.stat().st_size
         paced = PacedGets(api_url, headers)
-        await paced.run(mix[:1], 20, 1)  # warm both processes' pools
-        offset = api_log.stat().st_size
-        for stats in await paced.run(mix[:1], args.list_rate, args.seconds):
-            stats.report()
-        print_server_side(server_latencies(api_log, offset))
+        await paced.run(mix[:1], 20, 1)  # both processes' pools warm
+        for rate in (float(r) for r in args.list_rates.split(",")):
+            print(
+                f"GET /v1/inferences alone at {rate:g}/s for {args.seconds:g} s against "
+                f"{args.api_processes} API processes"
+            )
+            offset = api_log.stat().st_size
+            for stats in await PacedGets(api_url, headers).run(mix[:1], rate, args.seconds):
+                stats.report()
+            print_server_side(server_latencies(api_log, offset))
 
 
 async def scenario_api_kill(dep: Deployment, args: argparse.Namespace) -> None:
@@ -562,7 +570,11 @@ async def main(args: argparse.Namespace) -> None:
         tempfile.TemporaryDirectory(prefix="mesascope-load-") as tmp,
         deployment(args.backend, Path(args.keep or tmp)) as dep,
     ):
-        print(f"backend {args.backend}; scenarios {scenarios}; {os.cpu_count()} CPUs")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(
+            f"backend {args.backend}; scenarios {scenarios}; {os.cpu_count()} CPUs, "
+            f"load average before {load}"
+        )
         with serve(dep) as (url, _):
             key = admin_key(dep)
             if "uploads" in scenarios:
@@ -602,8 +614,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--scenarios", default="uploads,reads,redis-kill,api-kill")
     parser.add_argument("--uploads", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=200.0, help="read mix, requests/s")
-    parser.add_argument("--list-rate", type=float, default=500.0, help="list alone, requests/s")
+    parser.add_argument("--rate", type=float, default=100.0, help="read mix, requests/s")
+    parser.add_argument(
+        "--list-rates", default="100,200,500", help="list alone, requests/s, one phase each"
+    )
     parser.add_argument("--api-processes", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10.0, help="each read phase's length")
     parser.add_argument("--keep", help="an empty directory for the data and logs, kept after")

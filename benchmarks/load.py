@@ -202,9 +202,9 @@ def serve(dep: Deployment, workers: int = 2) -> Iterator[tuple[str, subprocess.P
 
 
 @contextmanager
-def api_processes(dep: Deployment, count: int) -> Iterator[tuple[str, Path]]:
+def api_processes(dep: Deployment, count: int) -> Iterator[tuple[str, Path, int]]:
     """`count` API processes (uvicorn's `--workers`) on a spare port, no job workers; their
-    URL and log."""
+    URL, log and master's pid."""
     port = free_port()
     log = dep.data_dir / f"api-{port}.log"
     popen = subprocess.Popen(
@@ -216,7 +216,7 @@ def api_processes(dep: Deployment, count: int) -> Iterator[tuple[str, Path]]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url)
-        yield url, log
+        yield url, log, popen.pid
     finally:
         popen.send_signal(signal.SIGINT)
         try:
@@ -244,6 +244,35 @@ def admin_key(dep: Deployment) -> str:
         if match := KEY_LINE.search(log.read_text(errors="replace")):
             return match.group(1)
     raise RuntimeError("no admin key printed")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """A process's child processes (uvicorn's workers are its master's)."""
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in found]
+
+
+class CpuMeter:
+    """The CPU time some processes use between `start()` and `report(n)`, per request: the
+    server's own cost, whatever else shares the machine."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.before = cpu_seconds(pids)
+
+    def report(self, requests: int) -> None:
+        used = cpu_seconds(self.pids) - self.before
+        per = used / max(requests, 1) * 1000
+        print(f"{'':39s}API CPU {used:.1f} s for {requests} requests: {per:.1f} ms each")
 
 
 SPEC = gridworld_spec(rows=5, cols=5, slip=0.1)
@@ -359,7 +388,7 @@ def job_ledger(ids: list[str], watch: JobWatch) -> str:
     )
 
 
-async def scenario_uploads(url: str, key: str, args: argparse.Namespace) -> None:
+async def scenario_uploads(url: str, api_pid: int, key: str, args: argparse.Namespace) -> None:
     """N concurrent uploads while M jobs run."""
     setup = Client(url, key, Stats("setup"))
     seed = await setup.request("POST", "/v1/rollouts", json=rollout_body(0, "seed", n=40))
@@ -368,7 +397,9 @@ async def scenario_uploads(url: str, key: str, args: argparse.Namespace) -> None
     stats = Stats(f"{args.uploads} uploads while {args.jobs} jobs run")
     client = Client(url, key, stats)
     run = uuid.uuid4().hex[:6]
+    meter = CpuMeter([api_pid])
     acked = await upload_all(client, run, args.uploads)
+    meter.report(len(stats.latencies) + stats.retries)
     stats.report(await upload_ledger(client, run, acked))
     print(" " * 39 + job_ledger(jobs, await watch_jobs(setup, jobs, DEADLINE_S)))
     await client.close()
@@ -476,7 +507,9 @@ async def ready_inference(client: Client) -> str:
     return done[0]
 
 
-async def scenario_reads(dep: Deployment, url: str, key: str, args: argparse.Namespace) -> None:
+async def scenario_reads(
+    dep: Deployment, url: str, api_pid: int, key: str, args: argparse.Namespace
+) -> None:
     """The read mix against `serve` at `--rate`, then the list alone at `--list-rate` against
     `--api-processes` API processes."""
     setup = Client(url, key, Stats("setup"))
@@ -494,10 +527,13 @@ async def scenario_reads(dep: Deployment, url: str, key: str, args: argparse.Nam
     log = next(dep.data_dir.glob(f"serve-{url.rsplit(':', 1)[1]}.log"))
     offset = log.stat().st_size
     print(f"read mix at {args.rate:g}/s for {args.seconds:g} s against `serve` (1 API process)")
+    meter = CpuMeter([api_pid])
     for stats in await PacedGets(url, headers).run(mix, args.rate, args.seconds):
         stats.report()
+    meter.report(int(args.rate * args.seconds))
     print_server_side(server_latencies(log, offset))
-    with api_processes(dep, args.api_processes) as (api_url, api_log):
+    with api_processes(dep, args.api_processes) as (api_url, api_log, master):
+        workers = children(master)
         paced = PacedGets(api_url, headers)
         await paced.run(mix[:1], 20, 1)  # both processes' pools warm
         for rate in (float(r) for r in args.list_rates.split(",")):
@@ -506,8 +542,10 @@ async def scenario_reads(dep: Deployment, url: str, key: str, args: argparse.Nam
                 f"{args.api_processes} API processes"
             )
             offset = api_log.stat().st_size
+            meter = CpuMeter(workers)
             for stats in await PacedGets(api_url, headers).run(mix[:1], rate, args.seconds):
                 stats.report()
+            meter.report(int(rate * args.seconds))
             print_server_side(server_latencies(api_log, offset))
 
 
@@ -575,12 +613,12 @@ async def main(args: argparse.Namespace) -> None:
             f"backend {args.backend}; scenarios {scenarios}; {os.cpu_count()} CPUs, "
             f"load average before {load}"
         )
-        with serve(dep) as (url, _):
+        with serve(dep) as (url, popen):
             key = admin_key(dep)
             if "uploads" in scenarios:
-                await _bounded(scenario_uploads(url, key, args))
+                await _bounded(scenario_uploads(url, popen.pid, key, args))
             if "reads" in scenarios:
-                await _bounded(scenario_reads(dep, url, key, args))
+                await _bounded(scenario_reads(dep, url, popen.pid, key, args))
             if "redis-kill" in scenarios:
                 if dep.redis_port is None:
                     print("redis-kill: PostgreSQL+Redis backend only (SQLite's queue is a file)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -13,8 +13,8 @@ from service.core.db import Saturated, UnitOfWork, unit_of_work
 from service.core.settings import Settings
 
 
-def get_app_settings(request: Request) -> Settings:
-    """The settings the running app was created with."""
+async def get_app_settings(request: Request) -> Settings:
+    """The settings the running app was created with (async: no thread for a lookup)."""
     settings: Settings = request.app.state.settings
     return settings
 
@@ -68,18 +68,32 @@ async def write_turn(request: Request, settings: SettingsDep) -> AsyncIterator[N
         yield
 
 
-def get_uow(
+async def get_uow(
     request: Request,
     settings: SettingsDep,
     _turn: Annotated[None, Depends(write_turn, scope="function")],
-) -> Iterator[UnitOfWork]:
+) -> AsyncIterator[UnitOfWork]:
     """A unit of work committed when the handler returns, before the response is sent.
 
     No connection is held until the handler's first query: bodies are parsed and validated
-    before it. Requests that may write get a serialised SQLite writer (`unit_of_work`).
+    before it. Requests that may write get a serialised SQLite writer (`unit_of_work`). The
+    session is made on the event loop (no I/O until the first query); the commit or rollback
+    runs in a thread of its own limiter, as FastAPI does for sync dependencies' exits, so it
+    never waits for the serving threads.
     """
-    with unit_of_work(settings, write=request.method not in SAFE_METHODS) as uow:
+    work = unit_of_work(settings, write=request.method not in SAFE_METHODS)
+    uow = work.__enter__()
+    try:
         yield uow
+    except BaseException as exc:
+        with anyio.CancelScope(shield=True):  # a cancelled request still rolls back
+            await anyio.to_thread.run_sync(
+                work.__exit__, type(exc), exc, exc.__traceback__, limiter=anyio.CapacityLimiter(1)
+            )
+        raise
+    await anyio.to_thread.run_sync(
+        work.__exit__, None, None, None, limiter=anyio.CapacityLimiter(1)
+    )
 
 
 UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]

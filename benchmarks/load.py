@@ -159,8 +159,8 @@ def deployment(backend: str, data_dir: Path) -> Iterator[Deployment]:
 
     url, port = fresh_postgres_database(), free_port()
     # Three API processes (serve, and two for the list phase) and the workers must fit the
-    # server's max_connections (100 by default): 20 connections per process, not threads + 2.
-    tuning["db_pool_size"] = "20"
+    # server's max_connections (100 by default): 18 threads, so 20 connections, per process.
+    tuning["threads"] = "18"
     dep = Deployment(
         mesascope_env(
             data_dir, database_url=url, queue_url=f"redis://127.0.0.1:{port}/0", **tuning

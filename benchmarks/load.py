@@ -151,7 +151,12 @@ class Deployment:
 @contextmanager
 def deployment(backend: str, data_dir: Path) -> Iterator[Deployment]:
     """Embedded SQLite, or a fresh PostgreSQL database plus a private Redis."""
-    tuning = {"bootstrap_resamples": "2", "reaper_interval_seconds": "2", "lease_seconds": "10"}
+    tuning = {
+        "bootstrap_resamples": "2",
+        "reaper_interval_seconds": "2",
+        "lease_seconds": "10",
+        "worker_nice": "10",  # jobs yield the CPU to the API on this shared machine
+    }
     if backend == "sqlite":
         yield Deployment(mesascope_env(data_dir, **tuning), data_dir)
         return

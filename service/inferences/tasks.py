@@ -50,9 +50,8 @@ def queued_inference_ids() -> set[str]:
 
 @huey.on_startup()
 def _start_worker_threads() -> None:
-    """Each worker process, once forked, lowers its CPU priority (`worker_nice`), beats
-    (`/readyz` counts it) and reaps from threads of its own, then loads what jobs need (torch
-    and the compute module, which the API process never imports) before its first job."""
+    """Each worker process, once forked, lowers its CPU priority (`worker_nice`), and beats
+    (`/readyz` counts it) and reaps from threads of its own."""
     global _heartbeat
     settings = get_settings()
     if settings.worker_nice:
@@ -60,7 +59,6 @@ def _start_worker_threads() -> None:
     start_reaper()
     _heartbeat = Heartbeat(settings, concurrency=1)
     _heartbeat.start()
-    import service.inferences.compute  # noqa: F401  (imports torch)
 
 
 @huey.on_shutdown()

@@ -18,7 +18,6 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from irl.algorithms import Cancelled, Progress
 from irl.errors import InvalidInputError
@@ -28,9 +27,7 @@ from service.core.metrics import JOBS_FINISHED, JOBS_REAPED
 from service.core.models import utcnow
 from service.core.settings import Settings
 from service.inferences import repository
-
-if TYPE_CHECKING:
-    from service.inferences.compute import InferenceOutcome
+from service.inferences.compute import InferenceOutcome, compute, store_outcome
 
 log = logging.getLogger(__name__)
 
@@ -111,20 +108,6 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def compute_job(
-    inference_id: str,
-    settings: Settings,
-    *,
-    progress: Callable[[Progress], None],
-    should_stop: Callable[[], bool],
-) -> InferenceOutcome:
-    """The job's fit and report (`inferences/compute.py`). Imported here, in the worker: it
-    brings torch, which the API process (whose reaper uses this module) never needs."""
-    from service.inferences.compute import compute
-
-    return compute(inference_id, settings, progress=progress, should_stop=should_stop)
-
-
 def run(inference_id: str, settings: Settings) -> str:
     """Claim and run one job; returns the status it ended in (or `skipped` if not claimed).
     Every log line of the job carries its inference id."""
@@ -150,7 +133,7 @@ def _run(inference_id: str, settings: Settings) -> str:
     status, outcome, error = "failed", None, None
     with keeper:
         try:
-            outcome = compute_job(
+            outcome = compute(
                 inference_id, settings, progress=keeper.on_progress, should_stop=keeper.should_stop
             )
             status = "succeeded"
@@ -196,8 +179,6 @@ def _write_result(
             ):
                 raise LeaseLost(inference_id)
             if outcome is not None:
-                from service.inferences.compute import store_outcome
-
                 store_outcome(uow.session, inference_id, outcome)
     except LeaseLost:
         log.warning("job %s: lease lost before writing the result", inference_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 
+import torch
+
 from service.core.queue import huey
 from service.core.settings import get_settings
 from service.inferences import jobs
@@ -16,8 +18,6 @@ log = logging.getLogger(__name__)
 @huey.task()
 def run_inference(inference_id: str) -> str:
     """Run one inference job under a lease (safe to deliver more than once)."""
-    import torch  # in the worker only: the API process that sends jobs never loads it
-
     settings = get_settings()
     torch.set_num_threads(settings.torch_threads)
     return jobs.run(inference_id, settings)

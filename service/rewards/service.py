@@ -22,6 +22,7 @@ from irl.rewards import (
     TabularReward,
     observed_reward,
 )
+from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet
 from service.core import artifacts
 from service.core.errors import invalid_input
@@ -119,8 +120,6 @@ def reward_function(
                     f"the network takes observations of {expected} numbers; the coverage "
                     f"rollouts have {observation_size}",
                 )
-            from irl.rewards_net import NetworkReward  # torch: imported only when needed
-
             network = NetworkReward.from_safetensors(
                 artifacts.get_bytes(session, artifact_id), stored["config"]
             )

@@ -587,6 +587,9 @@ async def scenario_redis_kill(
     """Kill Redis with jobs queued, submit more while it is down, restart it empty."""
     stats = Stats("jobs submitted around a Redis kill")
     client = Client(url, key, stats)
+    deadline = time.monotonic() + 120  # workers up (/readyz), so the wait measured is the queue's
+    while (await client.http.get("/readyz")).status_code != 200 and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
     seed = await client.request("POST", "/v1/rollouts", json=rollout_body(1, "redis", n=40))
     assert seed is not None and seed.status_code == 201
     jobs = await submit_jobs(client, seed.json()["id"], 10)

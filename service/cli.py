@@ -190,7 +190,10 @@ def worker(
     # Huey forks the worker processes below: this process starts no threads (a thread inside
     # SQLite or SQLAlchemy at the fork leaves the children deadlocked on its locks). Each
     # worker process starts its own heartbeat and reaper (service.inferences.tasks).
-    os.environ[PARENT_ENV] = str(os.getpid())  # huey's worker processes die with this one
+    # Every process huey forks (its workers and its scheduler) dies with this one, even when
+    # this one is SIGKILLed: the death signal is set in each child right after the fork.
+    os.environ[PARENT_ENV] = str(os.getpid())
+    os.register_at_fork(after_in_child=die_with_supervisor)
     consumer = huey.create_consumer(
         workers=concurrency,
         worker_type="process",

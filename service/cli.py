@@ -184,6 +184,8 @@ def worker(
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_threads))
     configure_logging()
     _migrate()
+    # torch and the science load here, once, before huey forks the worker processes.
+    import service.inferences.compute
     import service.inferences.tasks  # noqa: F401  (registers the task and worker hooks)
     from service.core.queue import huey
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import os
 
-import torch
-
 from service.core.queue import huey
 from service.core.settings import get_settings
 from service.inferences import jobs
@@ -18,6 +16,8 @@ log = logging.getLogger(__name__)
 @huey.task()
 def run_inference(inference_id: str) -> str:
     """Run one inference job under a lease (safe to deliver more than once)."""
+    import torch  # loaded before the fork by `mesascope worker`
+
     settings = get_settings()
     torch.set_num_threads(settings.torch_threads)
     return jobs.run(inference_id, settings)

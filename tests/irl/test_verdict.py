@@ -153,7 +153,6 @@ def hypotheses(
     posteriors: dict[str, float], *, same: float, free_p: float = 0.5, free_gain: float = 0.0
 ) -> Hypotheses:
     """Hand-made hypotheses; the first name is the training reward."""
-    names = list(posteriors)
     fits = tuple(
         CandidateFit(
             name=name,

@@ -6,13 +6,17 @@ import pytest
 from pydantic import BaseModel
 
 from irl.divergence import METRICS
-from irl.goal_directedness import OptimisationPower
+from irl.goal_directedness import LikelihoodTest, OptimisationPower
+from irl.hypotheses import CandidateFit, Hypotheses
 from irl.report import Coverage, GoalDirectednessReport, Report, Returns, Uncertainty
 from irl.verdict import Thresholds
 from service.inferences.schemas import (
+    CandidateFitPublic,
     CoveragePublic,
     DivergencePublic,
     GoalDirectednessPublic,
+    HypothesesPublic,
+    LikelihoodTestPublic,
     MetricsPublic,
     OptimisationPowerPublic,
     ReturnsPublic,
@@ -27,6 +31,9 @@ PAIRS = [
     (Thresholds, ThresholdsPublic),
     (Uncertainty, UncertaintyPublic),
     (Coverage, CoveragePublic),
+    (LikelihoodTest, LikelihoodTestPublic),
+    (CandidateFit, CandidateFitPublic),
+    (Hypotheses, HypothesesPublic),
 ]
 
 

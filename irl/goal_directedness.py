@@ -26,7 +26,7 @@ import scipy.stats
 
 from irl.environments.tabular import TabularMDP
 from irl.errors import InvalidInputError
-from irl.planning import discounted_returns, soft_optimal_policy
+from irl.planning import discounted_returns, expected_rewards
 from irl.trajectories import TrajectorySet
 
 DEFAULT_MONTE_CARLO_SAMPLES = 10_000
@@ -227,11 +227,11 @@ def fit_behaviour(
             ll = float(np.sum(np.where(totals > 0, totals * np.log(frequencies), 0.0)))
         return BehaviourFit(ll, 0.0, tuple(float(f) for f in frequencies))
     spread = float(reward.max() - reward.min())
-    unit = reward / spread if spread > 0 else np.zeros_like(reward)
+    expected = expected_rewards(mdp, reward / spread if spread > 0 else np.zeros_like(reward))
 
     def profile(beta: float) -> tuple[float, np.ndarray]:
         """(log-likelihood, bias) at inverse temperature beta, the bias fitted if asked."""
-        logits = _soft_logits(mdp, unit, beta)[data.times, data.states]
+        logits = _soft_logits(mdp, expected, beta)[data.times, data.states]
         return _fit_bias(logits, data.counts) if bias else (_score(logits, data.counts), uniform)
 
     results = {beta: profile(beta) for beta in _BETA_GRID}
@@ -254,15 +254,31 @@ def fit_behaviour(
     return BehaviourFit(float(ll), best_beta, tuple(float(p) for p in probabilities))
 
 
-def _soft_logits(mdp: TabularMDP, reward: np.ndarray, beta: float) -> np.ndarray:
-    """(H, S, A) log pi of the soft-optimal policy for beta * reward (floored at log 1e-300)."""
-    policy = soft_optimal_policy(mdp, beta * reward)
-    return np.log(np.maximum(policy, 1e-300))
+def _soft_logits(mdp: TabularMDP, expected: np.ndarray, beta: float) -> np.ndarray:
+    """(H, S, A) log pi of the soft-optimal policy for beta * reward, given r(s, a) (S, A).
+
+    irl.planning.soft_optimal_policy's backup, kept in log space (no underflow to log 0).
+    """
+    r = beta * expected
+    logits = np.empty((mdp.horizon, mdp.n_states, mdp.n_actions))
+    values = np.zeros(mdp.n_states)
+    for t in reversed(range(mdp.horizon)):
+        q = r + mdp.discount * np.asarray(mdp.transitions @ values).reshape(r.shape)
+        log_partition = _logsumexp(q)
+        logits[t] = q - log_partition[:, None]
+        values = log_partition
+    return logits
+
+
+def _logsumexp(x: np.ndarray) -> np.ndarray:
+    """log sum exp over the last axis of a 2-D array (rows (U,))."""
+    top = x.max(axis=1)
+    return np.asarray(top + np.log(np.exp(x - top[:, None]).sum(axis=1)))
 
 
 def _score(logits: np.ndarray, counts: np.ndarray) -> float:
     """sum of counts * log softmax(logits), rows (U, A)."""
-    log_p = logits - scipy.special.logsumexp(logits, axis=1, keepdims=True)
+    log_p = logits - _logsumexp(logits)[:, None]
     return float(np.sum(counts * log_p))
 
 
@@ -279,7 +295,7 @@ def _fit_bias(logits: np.ndarray, counts: np.ndarray) -> tuple[float, np.ndarray
     value = _score(logits, counts)
     for _ in range(50):
         shifted = logits + b
-        p = np.exp(shifted - scipy.special.logsumexp(shifted, axis=1, keepdims=True))
+        p = np.exp(shifted - _logsumexp(shifted)[:, None])
         gradient = (totals - rows @ p)[1:]
         weighted = p * rows[:, None]
         hessian = (weighted.T @ p - np.diag(weighted.sum(axis=0)))[1:, 1:]

@@ -8,7 +8,8 @@ a distractor, `lamp` a bystander). Each run samples 50 trajectories of one agent
 training reward {"exit": 1}. The expected outcome of each kind, and why, is in EXPECTED below and
 in docs/verdicts.md, written before the first run. Prints the confusion matrix (markdown), the
 named-goal hit rates, and the agents' true normalised training returns (exact policy values).
-Seeds 990_000 + 10_000 * layout + 100 * kind + i are used nowhere else.
+Seeds base + 10_000 * layout + 100 * kind + i (base 990_000 for run 1, 2_000_000 for run 2)
+are used nowhere else.
 """
 
 from __future__ import annotations
@@ -301,6 +302,9 @@ def by_layout(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument(
+        "--seed-base", type=int, default=990_000, help="first seed block (2_000_000: run 2)"
+    )
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--layouts", default=",".join(LAYOUTS))
     parser.add_argument("--out", default=None, help="CSV of every run")
@@ -321,7 +325,12 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         for kind in kinds:
             for i in range(args.seeds):
-                seed = 990_000 + 10_000 * list(LAYOUTS).index(name) + 100 * KINDS.index(kind) + i
+                seed = (
+                    args.seed_base
+                    + 10_000 * list(LAYOUTS).index(name)
+                    + 100 * KINDS.index(kind)
+                    + i
+                )
                 rows.append(run(kind, worlds[name], seed))
             done = [r for r in rows if r["kind"] == kind and r["layout"] == name]
             counts = Counter(r["verdict"] for r in done)

@@ -91,14 +91,16 @@ def default_candidates(
 
     A candidate equal to an earlier one up to a positive scale and a constant (which explain the
     actions identically) is left out; the training reward takes the name of a single feature it
-    equals ("door" rather than "training").
+    equals ("door" rather than "training"). Features are offered only while the candidates stay
+    within MAX_CANDIDATES (not, e.g., the one-hot state indicators of a large environment).
     """
     named = dict(named or {})
-    if len(named) + (len(mdp.feature_names) if features else 0) + 1 > MAX_CANDIDATES:
-        raise InvalidInputError.at(
-            "goals", f"at most {MAX_CANDIDATES} candidate goals (with the default features)"
-        )
-    singles = {name: LinearReward({name: 1.0}) for name in mdp.feature_names} if features else {}
+    if len(named) + 1 > MAX_CANDIDATES:
+        raise InvalidInputError.at("goals", f"at most {MAX_CANDIDATES - 1} named goals")
+    room = len(named) + 1 + len(mdp.feature_names) <= MAX_CANDIDATES
+    singles = (
+        {name: LinearReward({name: 1.0}) for name in mdp.feature_names} if features and room else {}
+    )
     training_key = _standardised(training, mdp)
     training_name = next(
         (name for name, r in singles.items() if _standardised(r, mdp) == training_key),

@@ -79,8 +79,8 @@ def named_goals(
     """Named goal specs as rewards of the inference's tabular environment."""
     env = inputs.environment
     assert isinstance(env, TabularMDP)
-    if len(goals) + len(env.feature_names) + 1 > MAX_CANDIDATES:
-        raise InvalidInputError.at("goals", f"at most {MAX_CANDIDATES} candidate goals")
+    if len(goals) + 1 > MAX_CANDIDATES:
+        raise InvalidInputError.at("goals", f"at most {MAX_CANDIDATES - 1} named goals")
     project_id = inputs.inference.project_id
     named: dict[str, ConcreteReward] = {}
     for name, spec in goals.items():

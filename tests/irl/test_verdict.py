@@ -181,8 +181,9 @@ def hypotheses(
     [
         (0.7, hypotheses({"door": 0.01, "red": 0.99}, same=0.01), "goal_misgeneralization"),
         (0.1, hypotheses({"door": 0.99, "red": 0.01}, same=0.99), "capability_failure"),
-        # the named goals and EPIC disagree: goal identity ambiguous
-        (0.1, hypotheses({"door": 0.01, "red": 0.99}, same=0.01), "inconclusive"),
+        # the named goals explain it as well as the free fit: they decide, not its EPIC
+        (0.1, hypotheses({"door": 0.01, "red": 0.99}, same=0.01), "goal_misgeneralization"),
+        (0.7, hypotheses({"door": 0.99, "red": 0.01}, same=0.99), "capability_failure"),
         # no named goal is decisive
         (0.7, hypotheses({"door": 0.5, "red": 0.5}, same=0.5), "inconclusive"),
         # none of the named goals: EPIC of the free fit decides

@@ -221,13 +221,20 @@ def display_weights(weights: Mapping[str, float]) -> dict[str, float]:
     return {name: (w / scale if scale > 0 else 0.0) for name, w in weights.items()}
 
 
-def describe_weights(weights: Mapping[str, float], limit: int = 3) -> str:
-    """`red` (1.00), `blue` (0.34), `door` (-0.15): the largest weights, normalised by max |w|."""
+def describe_weights(
+    weights: Mapping[str, float], limit: int = 3, *, notes: Mapping[str, str] | None = None
+) -> str:
+    """`red` (1.00), `blue` (0.34), `door` (-0.15): the largest weights, normalised by max |w|;
+    a feature in `notes` carries its note: `blue` (-0.62; one-sided: never where it went)."""
     shown = display_weights(weights)
     ranked = sorted(shown.items(), key=lambda kv: (-abs(kv[1]), kv[0]))[:limit]
     if not ranked or all(value == 0.0 for _, value in ranked):
         return "no feature (all weights are 0)"
-    return ", ".join(f"`{name}` ({value:.2f})" for name, value in ranked)
+    notes = notes or {}
+    return ", ".join(
+        f"`{name}` ({value:.2f}" + (f"; {notes[name]})" if name in notes else ")")
+        for name, value in ranked
+    )
 
 
 def explain(

@@ -14,8 +14,10 @@ from irl.goal_directedness import (
     GoalDirectedness,
     goal_directedness,
     optimisation_power,
+    start_distribution,
 )
 from irl.hypotheses import Candidate, Hypotheses, default_candidates, fit_hypotheses
+from irl.identifiability import IdentifiabilityReport, reachable_identifiability
 from irl.planning import NormalizedReturn, normalized_return
 from irl.report.types import GoalDirectednessReport, Report, Returns
 from irl.rewards import LinearReward, TabularReward, reward_array
@@ -56,10 +58,13 @@ def fits_exact(mdp: TabularMDP) -> bool:
     return mdp.n_states * mdp.n_actions * mdp.n_states <= MAX_EXACT_ENTRIES
 
 
-def describe_reward(reward: ConcreteReward, mdp: TabularMDP) -> str:
-    """Which features (linear) or states (tabular) a reward loads on, divided by the max |value|."""
+def describe_reward(
+    reward: ConcreteReward, mdp: TabularMDP, notes: Mapping[str, str] | None = None
+) -> str:
+    """Which features (linear) or states (tabular) a reward loads on, divided by the max |value|;
+    `notes` qualifies a feature's weight (e.g. "not identifiable")."""
     if isinstance(reward, LinearReward):
-        return describe_weights(reward.weights)
+        return describe_weights(reward.weights, notes=notes)
     values = np.asarray(reward.values, dtype=np.float64)
     by_state = values.reshape(mdp.n_states, -1).mean(axis=1)
     scale = float(np.abs(by_state).max())
@@ -70,6 +75,20 @@ def describe_reward(reward: ConcreteReward, mdp: TabularMDP) -> str:
     else:
         names = [f"state {s}" for s in top]
     return ", ".join(f"{name} ({shown[s]:.2f})" for name, s in zip(names, top, strict=True))
+
+
+def identifiability_notes(report: IdentifiabilityReport) -> dict[str, str]:
+    """What the explanation says beside a feature whose weight the data cannot determine."""
+    notes: dict[str, str] = {}
+    for group in report.indistinguishable:
+        for name in group:
+            others = ", ".join(f"`{g}`" for g in group if g != name)
+            notes[name] = f"not identifiable: ≡ {others}"
+    for name in report.constant:
+        notes[name] = "not identifiable: constant where the agent could go"
+    for name in report.one_sided:
+        notes[name] = "one-sided: never where the agent went"
+    return notes
 
 
 def visit_counts(mdp: TabularMDP, trajectories: TrajectorySet) -> np.ndarray:
@@ -177,8 +196,11 @@ def exact_report(
                 f"{thresholds.max_bootstrap_disagreement:.0%} allowed)"
             )
             verdict = "inconclusive"
-    pair = ExactPair(
-        mdp, r_reference, r_inferred, mdp.discount, None, visit_counts(mdp, trajectories)
+    visits = visit_counts(mdp, trajectories)
+    pair = ExactPair(mdp, r_reference, r_inferred, mdp.discount, None, visits)
+    state_visits = np.bincount(trajectories.obs, minlength=mdp.n_states).astype(np.float64)
+    identifiable = reachable_identifiability(
+        mdp, state_visits, start_distribution(mdp, trajectories)
     )
     return Report(
         metrics={**distances(pair), "epic": evidence.epic},
@@ -197,12 +219,13 @@ def exact_report(
             behaviour=behaviour(evidence, thresholds),
         ),
         hypotheses=evidence.hypotheses,
+        identifiability=identifiable,
         verdict=verdict,
         explanation=explain(
             evidence,
             verdict,
             reason,
-            utility=describe_reward(inferred, mdp),
+            utility=describe_reward(inferred, mdp, identifiability_notes(identifiable)),
             training=describe_reward(reference, mdp),
             thresholds=thresholds,
             epic_interval=epic_interval,

@@ -10,6 +10,7 @@ from typing import Any
 
 from irl.goal_directedness import LikelihoodTest, OptimisationPower
 from irl.hypotheses import Hypotheses
+from irl.identifiability import IdentifiabilityReport
 from irl.uncertainty import Uncertainty
 from irl.verdict import Behaviour, Thresholds, Verdict
 
@@ -83,6 +84,9 @@ class Report:
     """Over which transitions the distances were measured (their values depend on it)."""
     hypotheses: Hypotheses | None = None
     """The named-goal hypotheses (exact reports)."""
+    identifiability: IdentifiabilityReport | None = None
+    """Features the data cannot tell apart, over the states the agent could reach (exact
+    reports; the explanation marks the same features)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (tuples as lists)."""

@@ -152,11 +152,8 @@ def stored(
     subject: Exact | Sampled, spec: RewardSpec, report: Report, inputs: JobInputs
 ) -> dict[str, Any]:
     """The report as stored and served: the reference it was made against (resolved, for exact
-    reports), the rollouts' identifiability (exact reports), and the report's fields."""
+    reports), and the report's fields (exact reports carry identifiability over the states the
+    agent could reach)."""
     if isinstance(subject, Exact):
-        return {
-            "against": reward_to_spec(subject.reference),
-            "identifiability": inputs.rollouts.identifiability,
-            **report.to_dict(),
-        }
+        return {"against": reward_to_spec(subject.reference), **report.to_dict()}
     return {"against": reward_to_spec(spec), **report.to_dict()}

@@ -45,11 +45,7 @@ def test_model_mirrors_dataclass(dataclass: type, model: type[BaseModel]) -> Non
 def test_divergence_model_has_every_report_field() -> None:
     report_fields = {f.name for f in dataclasses.fields(Report)}
     assert report_fields <= set(DivergencePublic.model_fields)
-    assert set(DivergencePublic.model_fields) - report_fields == {
-        "inference_id",
-        "against",
-        "identifiability",
-    }
+    assert set(DivergencePublic.model_fields) - report_fields == {"inference_id", "against"}
 
 
 def test_metrics_model_has_one_field_per_registered_distance() -> None:

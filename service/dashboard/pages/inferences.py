@@ -223,6 +223,8 @@ class InferencePage:
                 notes[name] = "≡ " + " ≡ ".join(g for g in group if g != name)
         for name in ident.get("constant") or []:
             notes[name] = "constant in the data"
+        for name in ident.get("one_sided") or []:
+            notes[name] = "never where it went"
         return notes
 
 

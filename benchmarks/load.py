@@ -5,6 +5,15 @@ every acknowledged upload stored exactly once, every submitted job finished exac
     PYTHONPATH=. python -m benchmarks.load --backend sqlite
     PYTHONPATH=. python -m benchmarks.load --backend postgres --scenarios uploads,redis-kill
 
+Scenarios: `uploads` (N concurrent uploads while M jobs run), `reads` (a read mix of the API and
+the dashboard at a fixed rate against `serve`, then `GET /v1/inferences` alone at a few fixed rates
+against two API processes), `api-kill` (SIGKILL `serve` during uploads, restart it, the client
+retries), `redis-kill` (PostgreSQL+Redis only: Redis killed with jobs queued, restarted empty).
+Reads are paced open-loop (each request has a scheduled time; its latency counts from then, so
+a slow server cannot slow the load down) over keep-alive connections by a minimal HTTP/1.1
+client, cheap enough to leave the CPU to the server; the server's own latencies (its request
+log's `duration_ms`) are printed beside the client's.
+
 Every write carries an `Idempotency-Key` (kept across retries); 503 answers are retried after
 their `Retry-After`, connection errors with backoff, so a retry after a lost response must not
 store anything twice. PostgreSQL runs use a fresh database and a private redis-server on a
@@ -14,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -48,17 +59,30 @@ class Stats:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     retries: int = 0
-    started: float = field(default_factory=time.monotonic)
+    first: float = float("inf")
+    last: float = 0.0
+
+    def record(self, start: float, status: str) -> None:
+        """One request's outcome: its latency (first try to final answer) and status."""
+        now = time.monotonic()
+        self.latencies.append(now - start)
+        self.statuses[status] += 1
+        self.first, self.last = min(self.first, start), max(self.last, now)
 
     def report(self, ledger: str = "") -> None:
-        wall = time.monotonic() - self.started
-        lat = sorted(self.latencies) or [0.0]
-        p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+        wall = max(self.last - self.first, 1e-9)
         print(
-            f"{self.name:34s} n={len(self.latencies):5d}  {len(self.latencies) / wall:7.1f} req/s  "
-            f"p50 {statistics.median(lat) * 1000:7.0f} ms  p99 {p99 * 1000:7.0f} ms  "
-            f"statuses {dict(self.statuses)}  retries {self.retries}  {ledger}"
+            f"{self.name:38s} n={len(self.latencies):5d}  {len(self.latencies) / wall:6.1f} req/s  "
+            f"{percentiles(self.latencies)}  statuses {dict(self.statuses)}  "
+            f"retries {self.retries}  {ledger}".rstrip()
         )
+
+
+def percentiles(seconds: list[float]) -> str:
+    """`p50 … ms  p99 … ms` of a list of durations."""
+    lat = sorted(seconds) or [0.0]
+    p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+    return f"p50 {statistics.median(lat) * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms"
 
 
 class Client:
@@ -81,7 +105,7 @@ class Client:
                 response = await self.http.request(method, path, headers=headers, **kwargs)
             except httpx.TransportError:
                 if attempt == self.retries:
-                    self._record(start, "connection-error")
+                    self.stats.record(start, "connection-error")
                     return None
                 self.stats.retries += 1
                 await asyncio.sleep(delay)
@@ -91,13 +115,9 @@ class Client:
                 self.stats.retries += 1
                 await asyncio.sleep(float(response.headers.get("Retry-After", delay)))
                 continue
-            self._record(start, str(response.status_code))
+            self.stats.record(start, str(response.status_code))
             return response
         return None
-
-    def _record(self, start: float, status: str) -> None:
-        self.stats.latencies.append(time.monotonic() - start)
-        self.stats.statuses[status] += 1
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -131,13 +151,21 @@ class Deployment:
 @contextmanager
 def deployment(backend: str, data_dir: Path) -> Iterator[Deployment]:
     """Embedded SQLite, or a fresh PostgreSQL database plus a private Redis."""
-    tuning = {"bootstrap_resamples": "2", "reaper_interval_seconds": "2", "lease_seconds": "10"}
+    tuning = {
+        "bootstrap_resamples": "2",
+        "reaper_interval_seconds": "2",
+        "lease_seconds": "10",
+        "worker_nice": "10",  # jobs yield the CPU to the API on this shared machine
+    }
     if backend == "sqlite":
         yield Deployment(mesascope_env(data_dir, **tuning), data_dir)
         return
     from tests.service.conftest import drop_postgres_database, fresh_postgres_database
 
     url, port = fresh_postgres_database(), free_port()
+    # Three API processes (serve, and two for the list phase) and the workers must fit the
+    # server's max_connections (100 by default): 18 threads, so 20 connections, per process.
+    tuning["threads"] = "18"
     dep = Deployment(
         mesascope_env(
             data_dir, database_url=url, queue_url=f"redis://127.0.0.1:{port}/0", **tuning
@@ -165,14 +193,8 @@ def serve(dep: Deployment, workers: int = 2) -> Iterator[tuple[str, subprocess.P
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
     try:
+        _wait_ready(url)
         yield url, popen
     finally:
         if popen.poll() is None:
@@ -184,12 +206,78 @@ def serve(dep: Deployment, workers: int = 2) -> Iterator[tuple[str, subprocess.P
                 popen.wait()
 
 
+@contextmanager
+def api_processes(dep: Deployment, count: int) -> Iterator[tuple[str, Path, int]]:
+    """`count` API processes (uvicorn's `--workers`) on a spare port, no job workers; their
+    URL, log and master's pid."""
+    port = free_port()
+    log = dep.data_dir / f"api-{port}.log"
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "benchmarks.load:api_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(count),
+         "--no-access-log", "--log-level", "warning"],
+        env=dep.env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url)
+        yield url, log, popen.pid
+    finally:
+        popen.send_signal(signal.SIGINT)
+        try:
+            popen.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait()
+
+
+def _wait_ready(url: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready")
+
+
 def admin_key(dep: Deployment) -> str:
     """The admin key the first `serve` printed."""
     for log in dep.data_dir.glob("serve-*.log"):
         if match := KEY_LINE.search(log.read_text(errors="replace")):
             return match.group(1)
     raise RuntimeError("no admin key printed")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """A process's child processes (uvicorn's workers are its master's)."""
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in found]
+
+
+class CpuMeter:
+    """The CPU time some processes use between `start()` and `report(n)`, per request: the
+    server's own cost, whatever else shares the machine."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.before = cpu_seconds(pids)
+
+    def report(self, requests: int) -> None:
+        used = cpu_seconds(self.pids) - self.before
+        per = used / max(requests, 1) * 1000
+        print(f"{'':39s}API CPU {used:.1f} s for {requests} requests: {per:.1f} ms each")
 
 
 SPEC = gridworld_spec(rows=5, cols=5, slip=0.1)
@@ -207,9 +295,10 @@ def rollout_body(i: int, run: str, n: int = 20) -> dict[str, Any]:
 
 async def upload_all(client: Client, run: str, count: int) -> dict[str, str]:
     """Upload `count` rollout sets at once; name → id of the acknowledged ones."""
+    bodies = [rollout_body(i, run) for i in range(count)]  # built before the clock starts
 
     async def one(i: int) -> tuple[str, str | None]:
-        response = await client.request("POST", "/v1/rollouts", json=rollout_body(i, run))
+        response = await client.request("POST", "/v1/rollouts", json=bodies[i])
         ok = response is not None and response.status_code == 201
         return f"load-{run}-{i}", response.json()["id"] if ok and response else None
 
@@ -249,69 +338,220 @@ async def upload_ledger(client: Client, run: str, acknowledged: dict[str, str]) 
     )
     missing = [n for n in acknowledged if names[n] == 0]
     duplicated = [n for n, c in names.items() if c > 1]
-    ok = not missing and not duplicated
-    verdict = "OK" if ok else "FAIL"
+    unacked = [n for n in names if n not in acknowledged]
+    verdict = "OK" if not missing and not duplicated else "FAIL"
     return (
         f"ledger uploads {verdict}: {len(acknowledged)} acked, {len(missing)} missing, "
-        f"{len(duplicated)} duplicated"
+        f"{len(duplicated)} duplicated, {len(unacked)} stored unacknowledged"
     )
 
 
-async def job_ledger(client: Client, ids: list[str], timeout: float) -> str:
-    """Every submitted job reaches a final status, once (attempts counted)."""
-    deadline = time.monotonic() + timeout
-    pending = set(ids)
-    final: dict[str, dict[str, Any]] = {}
-    while pending and time.monotonic() < deadline:
-        for job_id in list(pending):
-            body = (await client.http.get(f"/v1/inferences/{job_id}")).json()
-            if body.get("status") in TERMINAL:
-                final[job_id] = body
-                pending.discard(job_id)
+@dataclass
+class JobWatch:
+    """When a set of jobs left `queued` and when each reached a final status."""
+
+    final: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pending: set[str] = field(default_factory=set)
+    all_started: float | None = None
+    all_done: float | None = None
+
+
+async def watch_jobs(client: Client, ids: list[str], timeout: float) -> JobWatch:
+    """Poll the jobs (one list call per pass) until all are final or `timeout` passes."""
+    watch = JobWatch(pending=set(ids))
+    start, wanted = time.monotonic(), set(ids)
+    while watch.pending and time.monotonic() < start + timeout:
+        try:
+            rows = {r["id"]: r for r in await list_all(client, "/v1/inferences")}
+        except httpx.HTTPError:
+            await asyncio.sleep(0.5)
+            continue
+        mine = [rows[i] for i in wanted if i in rows]
+        if watch.all_started is None and all(r["status"] != "queued" for r in mine):
+            watch.all_started = time.monotonic()
+        for row in mine:
+            if row["status"] in TERMINAL and row["id"] in watch.pending:
+                watch.final[row["id"]] = row
+                watch.pending.discard(row["id"])
+        if not watch.pending:
+            watch.all_done = time.monotonic()
+            break
         await asyncio.sleep(0.5)
-    statuses = Counter(b["status"] for b in final.values())
-    ok = not pending and statuses.get("succeeded", 0) == len(ids)
+    return watch
+
+
+def job_ledger(ids: list[str], watch: JobWatch) -> str:
+    """Every submitted job reached `succeeded`, once (a second run would show as attempts > 1
+    after a lost lease; a second result cannot be stored, see inferences/jobs.py)."""
+    statuses = Counter(b["status"] for b in watch.final.values())
+    attempts = Counter(b["attempts"] for b in watch.final.values())
+    ok = not watch.pending and statuses.get("succeeded", 0) == len(ids) == len(set(ids))
     verdict = "OK" if ok else "FAIL"
     return (
-        f"ledger jobs {verdict}: {len(ids)} submitted, {dict(statuses)}, {len(pending)} unfinished"
+        f"ledger jobs {verdict}: {len(ids)} submitted, {dict(statuses)}, "
+        f"{len(watch.pending)} unfinished, attempts {dict(attempts)}"
     )
 
 
-async def scenario_uploads(url: str, key: str, args: argparse.Namespace) -> None:
+async def scenario_uploads(url: str, api_pid: int, key: str, args: argparse.Namespace) -> None:
     """N concurrent uploads while M jobs run."""
-    stats = Stats(f"{args.uploads} uploads + {args.jobs} jobs")
-    client = Client(url, key, stats)
-    seed = await client.request("POST", "/v1/rollouts", json=rollout_body(0, "seed", n=40))
+    setup = Client(url, key, Stats("setup"))
+    seed = await setup.request("POST", "/v1/rollouts", json=rollout_body(0, "seed", n=40))
     assert seed is not None and seed.status_code == 201, seed
-    jobs = await submit_jobs(client, seed.json()["id"], args.jobs)
-    run = uuid.uuid4().hex[:6]
-    acked = await upload_all(client, run, args.uploads)
-    stats.report(await upload_ledger(client, run, acked))
-    print(" " * 35 + await job_ledger(client, jobs, DEADLINE_S))
-    await client.close()
-
-
-async def scenario_reads(url: str, key: str, args: argparse.Namespace) -> None:
-    """A read-heavy mix at a fixed rate for a fixed time."""
-    stats = Stats(f"reads at {args.rate}/s for {args.seconds:g} s")
+    jobs = await submit_jobs(setup, seed.json()["id"], args.jobs)
+    stats = Stats(f"{args.uploads} uploads while {args.jobs} jobs run")
     client = Client(url, key, stats)
-    jobs = (await client.http.get("/v1/inferences", params={"limit": 20})).json()["items"]
-    done = [j["id"] for j in jobs if j["status"] == "succeeded"] or [""]
-    paths = [
-        "/v1/inferences",
-        "/v1/rollouts",
-        f"/v1/inferences/{done[0]}",
-        f"/v1/inferences/{done[0]}/divergence",
-        "/",  # the dashboard's list page
-        f"/inferences/{done[0]}",  # and an inference page
-    ]
-    tasks = []
-    for i in range(int(args.rate * args.seconds)):
-        tasks.append(asyncio.create_task(client.request("GET", paths[i % len(paths)])))
-        await asyncio.sleep(1 / args.rate)
-    await asyncio.gather(*tasks)
-    stats.report()
+    run = uuid.uuid4().hex[:6]
+    meter = CpuMeter([api_pid])
+    acked = await upload_all(client, run, args.uploads)
+    meter.report(len(stats.latencies) + stats.retries)
+    stats.report(await upload_ledger(client, run, acked))
+    print(" " * 39 + job_ledger(jobs, await watch_jobs(setup, jobs, DEADLINE_S)))
     await client.close()
+    await setup.close()
+
+
+class PacedGets:
+    """GETs sent at a fixed rate over keep-alive HTTP/1.1 connections, open loop: request i is
+    due at `start + i / rate` and its latency counts from then, so a server that falls behind
+    shows as latency instead of slowing the load down. A few lines of asyncio streams instead
+    of an HTTP library, so the load generator leaves the CPU to the server."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.host, self.port = host, int(port)
+        lines = [f"Host: {host}", *(f"{k}: {v}" for k, v in headers.items())]
+        self.head = "\r\n".join(lines) + "\r\n\r\n"
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.opened: list[asyncio.StreamWriter] = []
+
+    async def get(self, path: str) -> str:
+        """One GET on an idle (or new) connection; its status, or `connection-error`. An idle
+        connection the server closed meanwhile (keep-alive timeout) is replaced, once."""
+        for reuse in (bool(self.idle), False):
+            try:
+                return await self._get(path, reuse)
+            except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                if reuse and isinstance(exc, asyncio.IncompleteReadError) and not exc.partial:
+                    continue
+                return f"connection-error ({type(exc).__name__})"
+        raise AssertionError("unreachable")
+
+    async def _get(self, path: str, reuse: bool) -> str:
+        if reuse:
+            reader, writer = self.idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            self.opened.append(writer)
+        writer.write(f"GET {path} HTTP/1.1\r\n{self.head}".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        if length is None:  # every answer of this service has a length
+            writer.close()
+            return "no-content-length"
+        await reader.readexactly(int(length.group(1)))
+        self.idle.append((reader, writer))
+        return head[9:12].decode()
+
+    async def run(self, paths: list[tuple[str, str]], rate: float, seconds: float) -> list[Stats]:
+        """Send `rate * seconds` requests cycling through (label, path); stats per label."""
+        stats = {label: Stats(label) for label, _ in paths}
+
+        async def one(label: str, path: str, due: float) -> None:
+            stats[label].record(due, await self.get(path))
+
+        tasks = []
+        start = time.monotonic() + 0.1
+        for i in range(int(rate * seconds)):
+            due = start + i / rate
+            if (wait := due - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            label, path = paths[i % len(paths)]
+            tasks.append(asyncio.create_task(one(label, path, due)))
+        await asyncio.gather(*tasks)
+        for writer in self.opened:
+            writer.close()
+        return list(stats.values())
+
+
+def server_latencies(log: Path, offset: int) -> dict[str, Stats]:
+    """The server's own answers logged after `offset`, by `METHOD route` (ids replaced by
+    `{id}`): statuses, and the durations of the 2xx ones."""
+    found: dict[str, Stats] = {}
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        for line in handle:
+            if b'"duration_ms"' not in line or b'"mesascope.request"' not in line:
+                continue
+            entry = json.loads(line)
+            method, path = entry["message"].split(" ")[:2]
+            route = f"{method} {re.sub(r'/[a-z]+_[0-9a-z]{12,}', '/{id}', path)}"
+            stats = found.setdefault(route, Stats(route))
+            stats.statuses[str(entry["status"])] += 1
+            if entry["status"] < 300:
+                stats.latencies.append(entry["duration_ms"] / 1000)
+    return found
+
+
+def print_server_side(found: dict[str, Stats]) -> None:
+    for route, stats in sorted(found.items()):
+        print(
+            f"    server {route:34s} 2xx {percentiles(stats.latencies)}  "
+            f"statuses {dict(stats.statuses)}"
+        )
+
+
+async def ready_inference(client: Client) -> str:
+    """The id of a succeeded inference (a small rollout set and one job, waited for)."""
+    seed = await client.request("POST", "/v1/rollouts", json=rollout_body(7, "reads", n=40))
+    assert seed is not None and seed.status_code == 201, seed
+    ids = await submit_jobs(client, seed.json()["id"], 3)
+    watch = await watch_jobs(client, ids, 120)
+    done = [i for i, b in watch.final.items() if b["status"] == "succeeded"]
+    assert done, f"no inference succeeded: {job_ledger(ids, watch)}"
+    return done[0]
+
+
+async def scenario_reads(
+    dep: Deployment, url: str, api_pid: int, key: str, args: argparse.Namespace
+) -> None:
+    """The read mix against `serve` at `--rate`, then the list alone at `--list-rate` against
+    `--api-processes` API processes."""
+    setup = Client(url, key, Stats("setup"))
+    inference_id = await ready_inference(setup)
+    await setup.close()
+    headers = {"Authorization": f"Bearer {key}"}  # the dashboard accepts API keys too
+    mix = [
+        ("GET /v1/inferences", "/v1/inferences"),
+        ("GET /v1/rollouts", "/v1/rollouts"),
+        ("GET /v1/inferences/{id}", f"/v1/inferences/{inference_id}"),
+        ("GET /v1/inferences/{id}/divergence", f"/v1/inferences/{inference_id}/divergence"),
+        ("GET / (dashboard list)", "/"),
+        ("GET /inferences/{id} (dashboard)", f"/inferences/{inference_id}"),
+    ]
+    log = next(dep.data_dir.glob(f"serve-{url.rsplit(':', 1)[1]}.log"))
+    offset = log.stat().st_size
+    print(f"read mix at {args.rate:g}/s for {args.seconds:g} s against `serve` (1 API process)")
+    meter = CpuMeter([api_pid])
+    for stats in await PacedGets(url, headers).run(mix, args.rate, args.seconds):
+        stats.report()
+    meter.report(int(args.rate * args.seconds))
+    print_server_side(server_latencies(log, offset))
+    with api_processes(dep, args.api_processes) as (api_url, api_log, master):
+        workers = children(master)
+        paced = PacedGets(api_url, headers)
+        await paced.run(mix[:1], 20, 1)  # both processes' pools warm
+        for rate in (float(r) for r in args.list_rates.split(",")):
+            print(
+                f"GET /v1/inferences alone at {rate:g}/s for {args.seconds:g} s against "
+                f"{args.api_processes} API processes"
+            )
+            offset = api_log.stat().st_size
+            meter = CpuMeter(workers)
+            for stats in await PacedGets(api_url, headers).run(mix[:1], rate, args.seconds):
+                stats.report()
+            meter.report(int(rate * args.seconds))
+            print_server_side(server_latencies(api_log, offset))
 
 
 async def scenario_api_kill(dep: Deployment, args: argparse.Namespace) -> None:
@@ -322,9 +562,10 @@ async def scenario_api_kill(dep: Deployment, args: argparse.Namespace) -> None:
         client = Client(url, key, stats, retries=12)
         run = uuid.uuid4().hex[:6]
         uploads = asyncio.create_task(upload_all(client, run, args.uploads))
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(2.0)
         popen.kill()
         popen.wait()
+        killed = time.monotonic()
         port = int(url.rsplit(":", 1)[1])
         restarted = subprocess.Popen(
             [sys.executable, "-m", "service", "serve", "--port", str(port), "--workers", "2"],
@@ -333,6 +574,7 @@ async def scenario_api_kill(dep: Deployment, args: argparse.Namespace) -> None:
         try:
             acked = await uploads
             stats.report(await upload_ledger(client, run, acked))
+            print(f"{'':39s}restarted and all answered {time.monotonic() - killed:.1f} s after")
         finally:
             await client.close()
             restarted.send_signal(signal.SIGINT)
@@ -343,18 +585,28 @@ async def scenario_redis_kill(
     url: str, key: str, dep: Deployment, args: argparse.Namespace
 ) -> None:
     """Kill Redis with jobs queued, submit more while it is down, restart it empty."""
-    stats = Stats("Redis killed with jobs queued")
+    stats = Stats("jobs submitted around a Redis kill")
     client = Client(url, key, stats)
+    deadline = time.monotonic() + 120  # workers up (/readyz), so the wait measured is the queue's
+    while (await client.http.get("/readyz")).status_code != 200 and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
     seed = await client.request("POST", "/v1/rollouts", json=rollout_body(1, "redis", n=40))
     assert seed is not None and seed.status_code == 201
     jobs = await submit_jobs(client, seed.json()["id"], 10)
     dep.stop_redis()
     jobs += await submit_jobs(client, seed.json()["id"], 10)
+    ready = (await client.http.get("/readyz")).status_code
     await asyncio.sleep(3)
     dep.start_redis()
     back = time.monotonic()
-    ledger = await job_ledger(client, jobs, DEADLINE_S)
-    stats.report(f"{ledger}; all done {time.monotonic() - back:.1f} s after Redis returned")
+    watch = await watch_jobs(client, jobs, DEADLINE_S)
+    stats.report(f"/readyz while down {ready}")
+    started = f"{watch.all_started - back:.1f} s" if watch.all_started else "never"
+    done = f"{watch.all_done - back:.1f} s" if watch.all_done else "never"
+    print(
+        f"{'':39s}{job_ledger(jobs, watch)}; after Redis returned: "
+        f"none queued {started}, all done {done}"
+    )
     await client.close()
 
 
@@ -362,17 +614,24 @@ async def main(args: argparse.Namespace) -> None:
     scenarios = args.scenarios.split(",")
     with (
         tempfile.TemporaryDirectory(prefix="mesascope-load-") as tmp,
-        deployment(args.backend, Path(tmp)) as dep,
+        deployment(args.backend, Path(args.keep or tmp)) as dep,
     ):
-        print(f"backend {args.backend}; scenarios {scenarios}")
-        with serve(dep) as (url, _):
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(
+            f"backend {args.backend}; scenarios {scenarios}; {os.cpu_count()} CPUs, "
+            f"load average before {load}"
+        )
+        with serve(dep) as (url, popen):
             key = admin_key(dep)
             if "uploads" in scenarios:
-                await _bounded(scenario_uploads(url, key, args))
+                await _bounded(scenario_uploads(url, popen.pid, key, args))
             if "reads" in scenarios:
-                await _bounded(scenario_reads(url, key, args))
-            if "redis-kill" in scenarios and dep.redis_port is not None:
-                await _bounded(scenario_redis_kill(url, key, dep, args))
+                await _bounded(scenario_reads(dep, url, popen.pid, key, args))
+            if "redis-kill" in scenarios:
+                if dep.redis_port is None:
+                    print("redis-kill: PostgreSQL+Redis backend only (SQLite's queue is a file)")
+                else:
+                    await _bounded(scenario_redis_kill(url, key, dep, args))
         if "api-kill" in scenarios:
             await _bounded(scenario_api_kill(dep, args))
 
@@ -385,14 +644,29 @@ async def _bounded(scenario: Coroutine[Any, Any, None]) -> None:
         print(f"scenario timed out after {DEADLINE_S:g} s")
 
 
+def api_app() -> Any:
+    """The app as each of several `uvicorn --workers` processes builds it, with the JSON
+    request log `serve` configures (the reads scenario's server-side latencies)."""
+    from service.app import create_app
+    from service.core.logging import configure_logging
+
+    configure_logging()
+    return create_app()
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--scenarios", default="uploads,reads,redis-kill,api-kill")
     parser.add_argument("--uploads", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=200.0, help="reads per second")
-    parser.add_argument("--seconds", type=float, default=10.0, help="read scenario length")
+    parser.add_argument("--rate", type=float, default=100.0, help="read mix, requests/s")
+    parser.add_argument(
+        "--list-rates", default="100,200,500", help="list alone, requests/s, one phase each"
+    )
+    parser.add_argument("--api-processes", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=10.0, help="each read phase's length")
+    parser.add_argument("--keep", help="an empty directory for the data and logs, kept after")
     return parser.parse_args()
 
 

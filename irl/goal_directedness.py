@@ -1,13 +1,17 @@
-"""Is the behaviour competently pursuing anything? Two measurements against a uniform-random agent.
+"""Is the behaviour competently pursuing anything? Likelihood-ratio tests and optimisation power.
 
-1. A likelihood-ratio test of the fitted soft-optimal (maximum causal entropy) model against a
-   uniform-random policy. Under the null hypothesis that actions are uniformly random, the
-   reward r = 0 reproduces the null exactly (its soft-optimal policy is uniform), so the models
-   are nested and Wilks' theorem gives 2 * (log L_fit - log L_random) ~ chi^2 with one degree of
-   freedom per fitted reward parameter. A random walker therefore comes out *not* goal-directed
-   even though IRL fits it some non-zero reward: the fit's likelihood gain is what k free
-   parameters buy on noise. (A regularised fit gains less than the maximum-likelihood one, which
-   only makes the test conservative.)
+1. Likelihood-ratio tests in one nested family of behaviour models (docs/verdicts.md derives it):
+   pi_t(a | s) ∝ exp(Q_soft[beta * r](t, s, a) + b_a), the soft-optimal policy of a reward r
+   (inverse temperature beta) plus a state-independent action bias b. With r = 0 the soft
+   Q-values are equal across actions, so the model is the fixed action distribution softmax(b):
+   the *bias-inclusive null* "the agent has a habit, not a goal". The reward's parameters are
+   the only difference between the null and the full model, so Wilks' theorem gives
+   2 * (log L_goal+bias - log L_bias) ~ chi^2 with one degree of freedom per fitted reward
+   parameter. We fit only beta and b on the direction of the IRL reward (a subfamily of the full
+   model, so the statistic is at most the full one and the test is conservative). Three more
+   tests in the same family say what kind of behaviour it is: the reward alone against uniform
+   random (the test mesascope used before), the bias alone against uniform random, and the bias
+   beyond the reward.
 2. Optimisation power in bits (Yudkowsky): -log2 of the fraction of uniform-random-policy
    outcomes whose return under a reward is at least the demonstrations' mean return.
 """
@@ -16,11 +20,13 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
+import scipy.optimize
+import scipy.special
 import scipy.stats
 
 from irl.environments.tabular import TabularMDP
 from irl.errors import InvalidInputError
-from irl.planning import action_log_likelihood, discounted_returns, soft_optimal_policy
+from irl.planning import discounted_returns, expected_rewards
 from irl.trajectories import TrajectorySet
 
 DEFAULT_MONTE_CARLO_SAMPLES = 10_000
@@ -32,19 +38,68 @@ RETURN_RESOLUTION = 1e-9
 """Returns closer than this (relative to the largest achievable |return|) count as equal."""
 
 
+MAX_INVERSE_TEMPERATURE = 256.0
+"""Largest inverse temperature fitted, for a reward scaled to a range of 1 per step (beyond it
+the policy is deterministic to double precision on the rewards' scale)."""
+MAX_ABS_BIAS = 30.0
+"""Bound on the action-bias logits: e^-30 ~ 1e-13 is 'never' at any realistic data size."""
+_BETA_GRID = (0.0, 1 / 16, 1 / 4, 1.0, 4.0, 16.0, 64.0, 256.0)
+
+
 @dataclass(frozen=True)
-class GoalDirectedness:
-    """The likelihood-ratio test of the fitted behaviour model against uniform random."""
+class LikelihoodTest:
+    """A likelihood-ratio test of a model against a nested null on the demonstrated actions."""
 
     log_likelihood_ratio_per_step: float
-    """(log L_fit - log L_random) / number of actions, in nats."""
+    """(log L_model - log L_null) / number of actions, in nats."""
     likelihood_ratio_statistic: float
-    """2 * (log L_fit - log L_random)."""
+    """2 * (log L_model - log L_null), floored at 0."""
+    degrees_of_freedom: int
+    p_value: float
+    """P(chi^2_dof >= statistic) under the null (Wilks)."""
+
+
+@dataclass(frozen=True)
+class BehaviourFit:
+    """The best member of the family pi ∝ exp(Q_soft[beta * r] + b) for a fixed reward r."""
+
+    log_likelihood: float
+    """Total log-likelihood of the demonstrated actions, in nats."""
+    inverse_temperature: float
+    """beta, for r scaled to a range of 1 (0 for the bias-only model)."""
+    action_probabilities: tuple[float, ...]
+    """softmax(b), (A,): the fitted state-independent action preference (uniform without bias)."""
+
+
+@dataclass(frozen=True)
+class GoalDirectedness:
+    """Likelihood-ratio tests of the fitted reward against the bias-inclusive null and relatives.
+
+    The top-level fields are the decisive test: the reward with an action bias against the best
+    state-independent action distribution (the bias alone).
+    """
+
+    log_likelihood_ratio_per_step: float
+    """(log L_goal+bias - log L_bias) / number of actions, in nats."""
+    likelihood_ratio_statistic: float
+    """2 * (log L_goal+bias - log L_bias)."""
     degrees_of_freedom: int
     """Free reward parameters of the fit."""
     p_value: float
-    """P(chi^2_dof >= statistic): how surprising the gain is if the agent acts at random."""
+    """P(chi^2_dof >= statistic): how surprising the gain is if the agent has a fixed action
+    preference and no goal."""
     n_steps: int
+    goal_versus_uniform: LikelihoodTest
+    """The reward alone (no bias) against uniform-random actions."""
+    bias_versus_uniform: LikelihoodTest
+    """The best fixed action distribution against uniform-random actions (A - 1 dof)."""
+    bias_beyond_goal: LikelihoodTest
+    """The reward with a bias against the reward alone: does the bias explain actions the goal
+    does not? (A - 1 dof)."""
+    inverse_temperature: float
+    """beta of the goal-with-bias fit (the reward scaled to a range of 1 per step)."""
+    action_bias: tuple[float, ...]
+    """The best state-independent action distribution (the empirical action frequencies)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -75,22 +130,189 @@ class OptimisationPower:
 def goal_directedness(
     mdp: TabularMDP, trajectories: TrajectorySet, reward: np.ndarray, *, n_parameters: int
 ) -> GoalDirectedness:
-    """Test the soft-optimal policy of `reward` (S, A, S) against uniform random on the actions."""
-    policy = soft_optimal_policy(mdp, reward)
-    fitted = float(action_log_likelihood(policy, trajectories).sum())
-    n_steps = trajectories.n_transitions
-    uniform = -n_steps * float(np.log(mdp.n_actions))
-    gain = fitted - uniform
-    statistic = max(2.0 * gain, 0.0)
+    """Test the fitted reward `reward` (S, A, S) against the bias-inclusive null on the actions.
+
+    n_parameters: free reward parameters of the fit (the test's degrees of freedom).
+    """
+    data = ActionData.of(mdp, trajectories)
+    n = data.n_steps
+    uniform = -n * float(np.log(mdp.n_actions))
+    bias = fit_behaviour(mdp, data, None)
+    goal = fit_behaviour(mdp, data, reward, bias=False)
+    both = fit_behaviour(mdp, data, reward)
+    best = max(both.log_likelihood, goal.log_likelihood, bias.log_likelihood)
     dof = max(int(n_parameters), 1)
-    p_value = float(scipy.stats.chi2.sf(statistic, dof)) if np.isfinite(statistic) else 0.0
+    bias_dof = mdp.n_actions - 1
+    decisive = likelihood_test(best, bias.log_likelihood, dof, n)
     return GoalDirectedness(
+        log_likelihood_ratio_per_step=decisive.log_likelihood_ratio_per_step,
+        likelihood_ratio_statistic=decisive.likelihood_ratio_statistic,
+        degrees_of_freedom=dof,
+        p_value=decisive.p_value,
+        n_steps=n,
+        goal_versus_uniform=likelihood_test(goal.log_likelihood, uniform, dof, n),
+        bias_versus_uniform=likelihood_test(bias.log_likelihood, uniform, bias_dof, n),
+        bias_beyond_goal=likelihood_test(best, goal.log_likelihood, bias_dof, n),
+        inverse_temperature=both.inverse_temperature,
+        action_bias=bias.action_probabilities,
+    )
+
+
+def likelihood_test(model: float, null: float, dof: int, n_steps: int) -> LikelihoodTest:
+    """Wilks' test of log-likelihoods `model` >= `null` with `dof` extra parameters."""
+    gain = model - null
+    statistic = max(2.0 * gain, 0.0) if not np.isnan(gain) else 0.0
+    p_value = float(scipy.stats.chi2.sf(statistic, dof)) if np.isfinite(statistic) else 0.0
+    return LikelihoodTest(
         log_likelihood_ratio_per_step=gain / n_steps if n_steps else 0.0,
         likelihood_ratio_statistic=statistic if np.isfinite(statistic) else float("inf"),
         degrees_of_freedom=dof,
         p_value=p_value,
-        n_steps=n_steps,
     )
+
+
+@dataclass(frozen=True)
+class ActionData:
+    """The demonstrated actions grouped by (time, state): what every behaviour model scores."""
+
+    times: np.ndarray
+    """(U,) int64 time steps of the distinct (t, s) pairs visited."""
+    states: np.ndarray
+    """(U,) int64 states of those pairs."""
+    counts: np.ndarray
+    """(U, A) float64: how often each action was taken there."""
+    n_steps: int
+
+    @classmethod
+    def of(cls, mdp: TabularMDP, trajectories: TrajectorySet) -> "ActionData":
+        """Group the trajectories' actions (their length must not exceed the horizon)."""
+        if trajectories.n_transitions and int(trajectories.lengths.max()) > mdp.horizon:
+            raise InvalidInputError.at(
+                "trajectories",
+                f"a trajectory has {int(trajectories.lengths.max())} actions, "
+                f"more than the horizon {mdp.horizon}",
+            )
+        states, actions, _ = trajectories.transitions()
+        keys = np.asarray(trajectories.timesteps, dtype=np.int64) * mdp.n_states + states
+        unique, inverse = np.unique(keys, return_inverse=True)
+        counts = np.zeros((len(unique), mdp.n_actions))
+        np.add.at(counts, (inverse.ravel(), actions), 1.0)
+        return cls(
+            times=unique // mdp.n_states,
+            states=unique % mdp.n_states,
+            counts=counts,
+            n_steps=int(trajectories.n_transitions),
+        )
+
+
+def fit_behaviour(
+    mdp: TabularMDP,
+    data: ActionData,
+    reward: np.ndarray | None,
+    *,
+    bias: bool = True,
+) -> BehaviourFit:
+    """Maximum-likelihood beta >= 0 (and bias b, if `bias`) of pi ∝ exp(Q_soft[beta r] + b).
+
+    reward: (S, A, S), or None for the bias-only model (closed form: the action frequencies).
+    beta is found on a geometric grid refined by a bounded scalar search in log(beta); for each
+    beta the bias is a concave (multinomial-logit) fit.
+    """
+    n_actions = mdp.n_actions
+    uniform = np.zeros(n_actions)
+    if reward is None:
+        totals = data.counts.sum(axis=0)
+        frequencies = totals / max(float(totals.sum()), 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ll = float(np.sum(np.where(totals > 0, totals * np.log(frequencies), 0.0)))
+        return BehaviourFit(ll, 0.0, tuple(float(f) for f in frequencies))
+    spread = float(reward.max() - reward.min())
+    expected = expected_rewards(mdp, reward / spread if spread > 0 else np.zeros_like(reward))
+
+    def profile(beta: float) -> tuple[float, np.ndarray]:
+        """(log-likelihood, bias) at inverse temperature beta, the bias fitted if asked."""
+        logits = _soft_logits(mdp, expected, beta)[data.times, data.states]
+        return _fit_bias(logits, data.counts) if bias else (_score(logits, data.counts), uniform)
+
+    results = {beta: profile(beta) for beta in _BETA_GRID}
+    best_beta = max(results, key=lambda beta: results[beta][0])
+    if spread > 0 and best_beta > 0:
+        lo = max(best_beta / 4, _BETA_GRID[1] / 4)
+        hi = min(best_beta * 4, MAX_INVERSE_TEMPERATURE)
+        found = scipy.optimize.minimize_scalar(
+            lambda x: -profile(float(np.exp(x)))[0],
+            bounds=(np.log(lo), np.log(hi)),
+            method="bounded",
+            options={"xatol": 0.01},
+        )
+        beta = float(np.exp(found.x))
+        if -float(found.fun) > results[best_beta][0]:
+            results[beta] = profile(beta)
+            best_beta = beta
+    ll, b = results[best_beta]
+    probabilities = scipy.special.softmax(b)
+    return BehaviourFit(float(ll), best_beta, tuple(float(p) for p in probabilities))
+
+
+def _soft_logits(mdp: TabularMDP, expected: np.ndarray, beta: float) -> np.ndarray:
+    """(H, S, A) log pi of the soft-optimal policy for beta * reward, given r(s, a) (S, A).
+
+    irl.planning.soft_optimal_policy's backup, kept in log space (no underflow to log 0).
+    """
+    r = beta * expected
+    logits = np.empty((mdp.horizon, mdp.n_states, mdp.n_actions))
+    values = np.zeros(mdp.n_states)
+    for t in reversed(range(mdp.horizon)):
+        q = r + mdp.discount * np.asarray(mdp.transitions @ values).reshape(r.shape)
+        log_partition = _logsumexp(q)
+        logits[t] = q - log_partition[:, None]
+        values = log_partition
+    return logits
+
+
+def _logsumexp(x: np.ndarray) -> np.ndarray:
+    """log sum exp over the last axis of a 2-D array (rows (U,))."""
+    top = x.max(axis=1)
+    return np.asarray(top + np.log(np.exp(x - top[:, None]).sum(axis=1)))
+
+
+def _score(logits: np.ndarray, counts: np.ndarray) -> float:
+    """sum of counts * log softmax(logits), rows (U, A)."""
+    log_p = logits - _logsumexp(logits)[:, None]
+    return float(np.sum(counts * log_p))
+
+
+def _fit_bias(logits: np.ndarray, counts: np.ndarray) -> tuple[float, np.ndarray]:
+    """(log-likelihood, b) maximising sum counts * log softmax(logits + b): concave in b.
+
+    Damped Newton steps on b (the first action's bias fixed at 0; the others within
+    +-MAX_ABS_BIAS, which also bounds the bias of actions never taken).
+    """
+    totals = counts.sum(axis=0)
+    rows = counts.sum(axis=1)
+    n_actions = logits.shape[1]
+    b = np.zeros(n_actions)
+    value = _score(logits, counts)
+    for _ in range(50):
+        shifted = logits + b
+        p = np.exp(shifted - _logsumexp(shifted)[:, None])
+        gradient = (totals - rows @ p)[1:]
+        weighted = p * rows[:, None]
+        hessian = (weighted.T @ p - np.diag(weighted.sum(axis=0)))[1:, 1:]
+        hessian -= 1e-9 * max(float(rows.sum()), 1.0) * np.eye(n_actions - 1)
+        step = np.zeros(n_actions)
+        step[1:] = -np.linalg.solve(hessian, gradient)
+        improved = False
+        for scale in (1.0, 0.5, 0.25, 0.125, 0.0625):
+            trial = np.clip(b + scale * step, -MAX_ABS_BIAS, MAX_ABS_BIAS)
+            trial_value = _score(logits + trial, counts)
+            if trial_value > value:
+                b, improved = trial, trial_value - value > 1e-10 * max(abs(value), 1.0)
+                value = trial_value
+                break
+        if not improved:
+            break
+    return value, b
 
 
 def preference_gain(n_actions: int, odds: float) -> float:

@@ -1,4 +1,11 @@
-"""Which features the visited states cannot tell apart (so no IRL method can weigh them apart)."""
+"""Which features the data cannot tell apart (so no IRL method can weigh them apart).
+
+MCE IRL learns from the states the agent could have reached and avoided, not only from the ones
+it visited: with `reachable` given, features constant or perfectly (anti)correlated over the
+reachable states cannot be told apart, and a feature that varies there but never where the agent
+went gives one-sided evidence ("avoided, or not wanted"). Without it, the visited states decide
+(what the rollouts page reports before any inference).
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -6,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from irl.environments.tabular import TabularMDP
 from irl.errors import InvalidInputError
 
 CORRELATION_DECIMALS = 6
@@ -20,14 +28,61 @@ class IdentifiabilityReport:
     constant: tuple[str, ...]
     message: str
     """A plain-language explanation with a suggested test; "" when every feature is identifiable."""
+    one_sided: tuple[str, ...] = ()
+    """Features that vary over the reachable states but never over the visited ones."""
+    scope: str = "visited"
+    """Over which states: `visited` or `reachable`."""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form for the API."""
-        return {
+        """JSON-able form for the API (`one_sided` and `scope` only over reachable states)."""
+        body: dict[str, Any] = {
             "indistinguishable": [list(group) for group in self.indistinguishable],
             "constant": list(self.constant),
             "message": self.message,
         }
+        if self.scope == "reachable":
+            body |= {"one_sided": list(self.one_sided), "scope": self.scope}
+        return body
+
+
+def reachable_states(mdp: TabularMDP, starts: np.ndarray) -> np.ndarray:
+    """(S,) bool: states reachable within the horizon from the states where `starts` (S,) > 0."""
+    successors = mdp.transitions.tocoo()
+    source = successors.row // mdp.n_actions
+    reached = np.asarray(starts, dtype=np.float64) > 0
+    for _ in range(mdp.horizon):
+        grown = reached.copy()
+        grown[successors.col[reached[source] & (successors.data > 0)]] = True
+        if (grown == reached).all():
+            break
+        reached = grown
+    return reached
+
+
+def reachable_identifiability(
+    mdp: TabularMDP, state_visits: np.ndarray, starts: np.ndarray
+) -> IdentifiabilityReport:
+    """Identifiability over the states reachable from `starts` (S,), with the one-sided
+    features: varying where the agent could go, constant where it went."""
+    names = mdp.feature_names
+    reachable = reachable_states(mdp, starts) | (np.asarray(state_visits) > 0)
+    over_reach = _analysed(mdp.features, names, reachable.astype(np.float64), "could reach")
+    over_visits = identifiability(mdp.features, names, state_visits)
+    one_sided = tuple(name for name in over_visits.constant if name not in over_reach.constant)
+    values = {
+        name: float(mdp.features[np.asarray(state_visits) > 0, names.index(name)].mean())
+        for name in one_sided
+    }
+    message = " ".join(
+        part for part in (over_reach.message, _one_sided_message(one_sided, values)) if part
+    )
+    return IdentifiabilityReport(
+        over_reach.indistinguishable,
+        over_reach.constant,
+        message,
+        one_sided=one_sided,
+        scope="reachable",
+    )
 
 
 def identifiability(
@@ -37,7 +92,15 @@ def identifiability(
 
     features: (S, F) float64; state_visits: (S,) non-negative visit counts used as weights.
     """
-    w, x = _checked(features, feature_names, state_visits)
+    return _analysed(features, feature_names, state_visits, "visited")
+
+
+def _analysed(
+    features: np.ndarray, feature_names: Sequence[str], weights: np.ndarray, where: str
+) -> IdentifiabilityReport:
+    """Constant and perfectly (anti)correlated features under state weights (S,); `where` says
+    which states in the message ("visited", "could reach")."""
+    w, x = _checked(features, feature_names, weights)
     visited = w > 0
     w, x = w[visited], x[visited]
     centred = x - w @ x
@@ -51,10 +114,11 @@ def identifiability(
     constant_names = tuple(feature_names[i] for i in np.flatnonzero(constant).tolist())
     constant_values = [float(w @ x[:, i]) for i in np.flatnonzero(constant)]
     messages = [
-        _group_message(names, [signs[j] == signs[group[0]] for j in group])
+        _group_message(names, [signs[j] == signs[group[0]] for j in group], where)
         for names, group in zip(indistinguishable, groups, strict=True)
     ]
-    message = " ".join([*messages, _constant_message(constant_names, constant_values)]).strip()
+    constant_message = _constant_message(constant_names, constant_values, where)
+    message = " ".join([*messages, constant_message]).strip()
     return IdentifiabilityReport(indistinguishable, constant_names, message)
 
 
@@ -99,31 +163,43 @@ def _perfect_groups(z: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
     return [members for members in groups.values() if len(members) > 1], signs
 
 
-def _group_message(group: Sequence[str], same_sign: Sequence[bool]) -> str:
+def _group_message(group: Sequence[str], same_sign: Sequence[bool], where: str) -> str:
     """Explain one indistinguishable group and suggest a test that separates it."""
     quoted = [f"`{name}`" for name in group]
     listed = ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
     first, second = quoted[0], quoted[1]
     if all(same_sign):
         return (
-            f"{listed} always co-occur in the states the agent visited, so the data cannot tell "
+            f"{listed} always co-occur in the states the agent {where}, so the data cannot tell "
             f"which one it pursues; test it where they are separated (a {first} that is not "
             f"{second}, a {second} that is not a {first})."
         )
     return (
-        f"{listed} are perfectly (anti)correlated in the states the agent visited (one rises "
+        f"{listed} are perfectly (anti)correlated in the states the agent {where} (one rises "
         f"exactly where another falls), so the data cannot tell which one it pursues; test it "
         f"where they vary independently (both {first} and {second}, or neither)."
     )
 
 
-def _constant_message(names: Sequence[str], values: Sequence[float]) -> str:
+def _constant_message(names: Sequence[str], values: Sequence[float], where: str) -> str:
     """Explain features that never vary where the agent went ("" when there are none)."""
     if not names:
         return ""
     parts = [f"`{name}` (always {value:.3g})" for name, value in zip(names, values, strict=True)]
     shown = ", ".join(parts[:5]) + (f" and {len(parts) - 5} more" if len(parts) > 5 else "")
     return (
-        f"{shown} never vary in the states the agent visited, so their weights cannot be "
+        f"{shown} never vary in the states the agent {where}, so their weights cannot be "
         "inferred; test it where they vary."
+    )
+
+
+def _one_sided_message(names: Sequence[str], values: dict[str, float]) -> str:
+    """Explain features the agent could have reached but never visited where they differ."""
+    if not names:
+        return ""
+    parts = [f"`{name}` (always {values[name]:.3g} where it went)" for name in names]
+    shown = ", ".join(parts[:5]) + (f" and {len(parts) - 5} more" if len(parts) > 5 else "")
+    return (
+        f"{shown} vary in states the agent could reach but never where it went: their weights "
+        "rest on one-sided evidence (avoided, or not wanted; the data cannot say which)."
     )

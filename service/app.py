@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from service.auth.gate import OPEN_PATHS, AuthGate
 from service.auth.router import router as keys_router
 from service.comparisons.router import router as comparisons_router
+from service.core.deps import WriteTurns
 from service.core.documents import add_document_schemas
 from service.core.errors import install_error_handlers
 from service.core.middleware import Admission, BodySizeLimit, RequestContext, RequestMetrics
@@ -89,6 +90,7 @@ def create_app(
     app.state.settings = settings or get_settings()
     app.state.enqueue = enqueue or _default_enqueue
     app.state.queue_check = queue_check or _default_queue_check
+    app.state.write_turns = WriteTurns(app.state.settings.sqlite_busy_seconds)
     install_error_handlers(app)
     for router in (
         ops_router,

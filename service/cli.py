@@ -184,13 +184,18 @@ def worker(
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_threads))
     configure_logging()
     _migrate()
+    # torch and the science load here, once, before huey forks the worker processes.
+    import service.inferences.compute
     import service.inferences.tasks  # noqa: F401  (registers the task and worker hooks)
     from service.core.queue import huey
 
     # Huey forks the worker processes below: this process starts no threads (a thread inside
     # SQLite or SQLAlchemy at the fork leaves the children deadlocked on its locks). Each
     # worker process starts its own heartbeat and reaper (service.inferences.tasks).
-    os.environ[PARENT_ENV] = str(os.getpid())  # huey's worker processes die with this one
+    # Every process huey forks (its workers and its scheduler) dies with this one, even when
+    # this one is SIGKILLed: the death signal is set in each child right after the fork.
+    os.environ[PARENT_ENV] = str(os.getpid())
+    os.register_at_fork(after_in_child=die_with_supervisor)
     consumer = huey.create_consumer(
         workers=concurrency,
         worker_type="process",

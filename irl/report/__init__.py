@@ -6,6 +6,7 @@ by sampling when they are functions of observations (`Sampled`: distance estimat
 is inconclusive). The worker, `/divergence` and the dashboard all read its `Report`.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,10 @@ class Exact:
     reference: ConcreteReward
     n_parameters: int
     """Free parameters of the fit (degrees of freedom of the likelihood-ratio test)."""
+    goals: Mapping[str, ConcreteReward] | None = None
+    """Named candidate goals besides the reference (irl.hypotheses)."""
+    feature_goals: bool = True
+    """Whether each single feature is also a candidate goal."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,6 +84,8 @@ def build_report(
             n_bootstrap=n_bootstrap,
             rng=rng,
             n_monte_carlo=n_monte_carlo,
+            goals=subject.goals,
+            feature_goals=subject.feature_goals,
         )
     return sampled_report(
         inferred=subject.inferred,

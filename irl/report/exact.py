@@ -1,8 +1,8 @@
 """The exact report backend: a tabular inferred reward against a tabular reference, with the
 verdict (returns, regret and the behaviour likelihood are computed exactly)."""
 
-from collections.abc import Mapping
-from dataclasses import asdict, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
 from functools import partial
 
 import numpy as np
@@ -14,7 +14,10 @@ from irl.goal_directedness import (
     GoalDirectedness,
     goal_directedness,
     optimisation_power,
+    start_distribution,
 )
+from irl.hypotheses import Candidate, Hypotheses, default_candidates, fit_hypotheses
+from irl.identifiability import IdentifiabilityReport, reachable_identifiability
 from irl.planning import NormalizedReturn, normalized_return
 from irl.report.types import GoalDirectednessReport, Report, Returns
 from irl.rewards import LinearReward, TabularReward, reward_array
@@ -24,6 +27,7 @@ from irl.verdict import (
     DEFAULT_THRESHOLDS,
     Evidence,
     Thresholds,
+    behaviour,
     decide,
     describe_weights,
     explain,
@@ -54,10 +58,13 @@ def fits_exact(mdp: TabularMDP) -> bool:
     return mdp.n_states * mdp.n_actions * mdp.n_states <= MAX_EXACT_ENTRIES
 
 
-def describe_reward(reward: ConcreteReward, mdp: TabularMDP) -> str:
-    """Which features (linear) or states (tabular) a reward loads on, divided by the max |value|."""
+def describe_reward(
+    reward: ConcreteReward, mdp: TabularMDP, notes: Mapping[str, str] | None = None
+) -> str:
+    """Which features (linear) or states (tabular) a reward loads on, divided by the max |value|;
+    `notes` qualifies a feature's weight (e.g. "not identifiable")."""
     if isinstance(reward, LinearReward):
-        return describe_weights(reward.weights)
+        return describe_weights(reward.weights, notes=notes)
     values = np.asarray(reward.values, dtype=np.float64)
     by_state = values.reshape(mdp.n_states, -1).mean(axis=1)
     scale = float(np.abs(by_state).max())
@@ -68,6 +75,20 @@ def describe_reward(reward: ConcreteReward, mdp: TabularMDP) -> str:
     else:
         names = [f"state {s}" for s in top]
     return ", ".join(f"{name} ({shown[s]:.2f})" for name, s in zip(names, top, strict=True))
+
+
+def identifiability_notes(report: IdentifiabilityReport) -> dict[str, str]:
+    """What the explanation says beside a feature whose weight the data cannot determine."""
+    notes: dict[str, str] = {}
+    for group in report.indistinguishable:
+        for name in group:
+            others = ", ".join(f"`{g}`" for g in group if g != name)
+            notes[name] = f"not identifiable: ≡ {others}"
+    for name in report.constant:
+        notes[name] = "not identifiable: constant where the agent could go"
+    for name in report.one_sided:
+        notes[name] = "one-sided: never where the agent went"
+    return notes
 
 
 def visit_counts(mdp: TabularMDP, trajectories: TrajectorySet) -> np.ndarray:
@@ -81,6 +102,8 @@ def measure(
     mdp: TabularMDP,
     reference: np.ndarray,
     n_parameters: int,
+    candidates: Sequence[Candidate],
+    far_epic: float,
     trajectories: TrajectorySet,
     inferred: ConcreteReward,
 ) -> tuple[Evidence, GoalDirectedness, NormalizedReturn, NormalizedReturn]:
@@ -89,6 +112,16 @@ def measure(
     under_training = normalized_return(mdp, reference, trajectories)
     under_inferred = normalized_return(mdp, r_inferred, trajectories)
     directed = goal_directedness(mdp, trajectories, r_inferred, n_parameters=n_parameters)
+    hypotheses: Hypotheses | None = None
+    if candidates:
+        hypotheses = fit_hypotheses(
+            mdp,
+            trajectories,
+            candidates,
+            free_reward=r_inferred,
+            free_parameters=n_parameters,
+            far_epic=far_epic,
+        )
     evidence = Evidence(
         normalized_training_return=under_training.normalized,
         p_value=directed.p_value,
@@ -97,6 +130,13 @@ def measure(
         n_trajectories=trajectories.n_trajectories,
         n_actions=mdp.n_actions,
         normalized_inferred_return=under_inferred.normalized,
+        goal_p_value=directed.goal_versus_uniform.p_value,
+        goal_gain=directed.goal_versus_uniform.log_likelihood_ratio_per_step,
+        bias_p_value=directed.bias_versus_uniform.p_value,
+        bias_gain=directed.bias_versus_uniform.log_likelihood_ratio_per_step,
+        bias_beyond_goal_p_value=directed.bias_beyond_goal.p_value,
+        bias_beyond_goal_gain=directed.bias_beyond_goal.log_likelihood_ratio_per_step,
+        hypotheses=hypotheses,
     )
     return evidence, directed, under_training, under_inferred
 
@@ -113,8 +153,13 @@ def exact_report(
     n_bootstrap: int = DEFAULT_N_BOOTSTRAP,
     rng: np.random.Generator | None = None,
     n_monte_carlo: int = DEFAULT_MONTE_CARLO_SAMPLES,
+    goals: Mapping[str, ConcreteReward] | None = None,
+    feature_goals: bool = True,
 ) -> Report:
-    """Distances, returns, goal-directedness and the verdict.
+    """Distances, returns, goal-directedness, the named-goal hypotheses and the verdict.
+
+    The candidate goals are the reference (the training reward), `goals` by name and, with
+    `feature_goals`, each single feature of the MDP (irl.hypotheses.default_candidates).
 
     With `refit` (the inference algorithm as a function of trajectories), a bootstrap of
     n_bootstrap resamples gives `uncertainty` and can turn the verdict inconclusive; without it
@@ -122,7 +167,8 @@ def exact_report(
     """
     rng = rng if rng is not None else np.random.default_rng(DEFAULT_SEED)
     r_reference, r_inferred = reward_array(reference, mdp), reward_array(inferred, mdp)
-    evaluate = partial(measure, mdp, r_reference, n_parameters)
+    candidates = default_candidates(mdp, reference, goals, features=feature_goals)
+    evaluate = partial(measure, mdp, r_reference, n_parameters, candidates, thresholds.far_epic)
     point, directed, under_training, under_inferred = evaluate(trajectories, inferred)
     power = optimisation_power(mdp, r_inferred, trajectories, rng=rng, n_samples=n_monte_carlo)
     evidence = replace(point, optimisation_power_bits=power.bits)
@@ -150,8 +196,11 @@ def exact_report(
                 f"{thresholds.max_bootstrap_disagreement:.0%} allowed)"
             )
             verdict = "inconclusive"
-    pair = ExactPair(
-        mdp, r_reference, r_inferred, mdp.discount, None, visit_counts(mdp, trajectories)
+    visits = visit_counts(mdp, trajectories)
+    pair = ExactPair(mdp, r_reference, r_inferred, mdp.discount, None, visits)
+    state_visits = np.bincount(trajectories.obs, minlength=mdp.n_states).astype(np.float64)
+    identifiable = reachable_identifiability(
+        mdp, state_visits, start_distribution(mdp, trajectories)
     )
     return Report(
         metrics={**distances(pair), "epic": evidence.epic},
@@ -163,17 +212,20 @@ def exact_report(
             random_under_training=under_training.random,
         ),
         goal_directedness=GoalDirectednessReport(
-            **asdict(directed),
+            **{f.name: getattr(directed, f.name) for f in fields(directed)},
             min_log_likelihood_ratio_per_step=thresholds.min_gain_per_step(mdp.n_actions),
             optimisation_power_bits=power.bits,
             optimisation_power=power,
+            behaviour=behaviour(evidence, thresholds),
         ),
+        hypotheses=evidence.hypotheses,
+        identifiability=identifiable,
         verdict=verdict,
         explanation=explain(
             evidence,
             verdict,
             reason,
-            utility=describe_reward(inferred, mdp),
+            utility=describe_reward(inferred, mdp, identifiability_notes(identifiable)),
             training=describe_reward(reference, mdp),
             thresholds=thresholds,
             epic_interval=epic_interval,

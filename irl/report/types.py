@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from irl.goal_directedness import OptimisationPower
+from irl.goal_directedness import LikelihoodTest, OptimisationPower
+from irl.hypotheses import Hypotheses
+from irl.identifiability import IdentifiabilityReport
 from irl.uncertainty import Uncertainty
-from irl.verdict import Thresholds, Verdict
+from irl.verdict import Behaviour, Thresholds, Verdict
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,13 @@ class Returns:
 
 @dataclass(frozen=True)
 class GoalDirectednessReport:
-    """The likelihood-ratio test of the fitted behaviour model, its effect-size minimum, and
+    """The likelihood-ratio tests of the fitted behaviour model against the bias-inclusive null
+    (top level) and its relatives, the effect-size minimum, what they say the behaviour is, and
     optimisation power (irl.goal_directedness)."""
 
     log_likelihood_ratio_per_step: float
+    """Gain of the inferred reward (with an action bias) over the best fixed action
+    distribution, nats per step."""
     likelihood_ratio_statistic: float
     degrees_of_freedom: int
     p_value: float
@@ -41,6 +46,14 @@ class GoalDirectednessReport:
     min_log_likelihood_ratio_per_step: float
     optimisation_power_bits: float | None
     optimisation_power: OptimisationPower | None
+    behaviour: Behaviour
+    """goal_directed, action_bias, indistinguishable or random (irl.verdict.behaviour)."""
+    goal_versus_uniform: LikelihoodTest
+    bias_versus_uniform: LikelihoodTest
+    bias_beyond_goal: LikelihoodTest
+    inverse_temperature: float
+    action_bias: tuple[float, ...]
+    """The best state-independent action distribution (A,)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,11 @@ class Report:
     coverage: Coverage | None = None
     distance_coverage: str | None = None
     """Over which transitions the distances were measured (their values depend on it)."""
+    hypotheses: Hypotheses | None = None
+    """The named-goal hypotheses (exact reports)."""
+    identifiability: IdentifiabilityReport | None = None
+    """Features the data cannot tell apart, over the states the agent could reach (exact
+    reports; the explanation marks the same features)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (tuples as lists)."""

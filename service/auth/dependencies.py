@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -39,16 +40,17 @@ def _gate_result(request: Request) -> GateResult | None:
     return result if isinstance(result, GateResult) else None
 
 
-def current_key(
+async def current_key(
     request: Request, settings: SettingsDep, credentials: BearerCredentials
 ) -> Principal:
-    """The gate's bearer principal, else authenticate the bearer key, or answer 401."""
+    """The gate's bearer principal (no thread hand-off), else authenticate the bearer key, or
+    answer 401."""
     gate = _gate_result(request)
     if gate is not None and gate.via == "bearer":
         return gate.principal
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise UnauthorizedError("missing API key: send `Authorization: Bearer <key>`")
-    return _bearer_principal(settings, credentials.credentials)
+    return await anyio.to_thread.run_sync(_bearer_principal, settings, credentials.credentials)
 
 
 def _bearer_principal(settings: SettingsDep, key: str) -> Principal:
@@ -62,7 +64,7 @@ def _bearer_principal(settings: SettingsDep, key: str) -> Principal:
 CurrentKey = Annotated[Principal, Depends(current_key)]
 
 
-def admin_key(key: CurrentKey) -> Principal:
+async def admin_key(key: CurrentKey) -> Principal:
     """The caller's key, which must be an admin key (403 otherwise)."""
     if not key.is_admin:
         raise ForbiddenError("this needs an admin key (`mesascope keys create --admin`)")

@@ -21,6 +21,7 @@ from service.auth.service import (
     SESSION_COOKIE,
     Principal,
     authenticate,
+    recently_authenticated,
     session_principal,
     session_secret,
 )
@@ -90,7 +91,14 @@ class AuthGate:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        result, refusal = await anyio.to_thread.run_sync(self._check, scope["path"], headers)
+        key = bearer_key(headers)
+        known = recently_authenticated(key) if key is not None else None
+        result: GateResult | None
+        refusal: Response | None
+        if known is not None:
+            result, refusal = GateResult(known, "bearer"), None
+        else:
+            result, refusal = await anyio.to_thread.run_sync(self._check, scope["path"], headers)
         if refusal is not None:
             await refusal(scope, receive, send)
             return

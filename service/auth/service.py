@@ -71,13 +71,57 @@ def create_key(
 
 
 def authenticate(session: Session, key: str) -> Principal | None:
-    """The principal for a presented key, or None when it is unknown, revoked or expired."""
+    """The principal for a presented key, or None when it is unknown, revoked or expired.
+    A key found active is remembered for KEY_CACHE_SECONDS (see `recently_authenticated`)."""
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
-    found = repository.find_active_key(session, hash_key(key), utcnow())
+    digest = hash_key(key)
+    found = repository.find_active_key(session, digest, utcnow())
     if found is None:
         return None
-    return Principal(key_id=found.id, project_id=found.project_id, is_admin=found.is_admin)
+    principal = Principal(key_id=found.id, project_id=found.project_id, is_admin=found.is_admin)
+    _recent.remember(digest, principal)
+    return principal
+
+
+KEY_CACHE_SECONDS = 1.0
+"""How long a process trusts a key it found active without asking the database again: a
+revocation in another process takes effect within this time (in this process, at once)."""
+KEY_CACHE_SIZE = 4096
+
+
+class _RecentKeys:
+    """Keys this process found active in the last KEY_CACHE_SECONDS (by hash; bounded)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def remember(self, digest: str, principal: Principal) -> None:
+        if len(self._entries) >= KEY_CACHE_SIZE:
+            self._entries.clear()
+        self._entries[digest] = (principal, time.monotonic() + KEY_CACHE_SECONDS)
+
+    def get(self, digest: str) -> Principal | None:
+        entry = self._entries.get(digest)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def forget(self, key_id: str) -> None:
+        for digest, (principal, _) in list(self._entries.items()):
+            if principal.key_id == key_id:
+                self._entries.pop(digest, None)
+
+
+_recent = _RecentKeys()
+
+
+def recently_authenticated(key: str) -> Principal | None:
+    """The principal of a key this process found active within KEY_CACHE_SECONDS, without a
+    database query (the API's hot path: one query fewer and no thread hand-off per request)."""
+    if not key.startswith(KEY_PREFIX) or len(key) > 200:
+        return None
+    return _recent.get(hash_key(key))
 
 
 def list_keys(session: Session, project_id: str | None) -> list[KeyInfo]:
@@ -98,6 +142,7 @@ def list_keys(session: Session, project_id: str | None) -> list[KeyInfo]:
 
 def revoke_key(session: Session, key_id: str, project_id: str | None = None) -> bool:
     """Revoke a key (within `project_id` when given) and end its dashboard sessions."""
+    _recent.forget(key_id)
     return repository.revoke_key(session, key_id, project_id, utcnow())
 
 

@@ -79,3 +79,8 @@ def _json_file(value: str) -> dict[str, Any] | None:
         return None
     spec: dict[str, Any] = json.loads(path.read_text())
     return spec
+
+
+def named_goals(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """`["name=SPEC", ...]` (SPEC as for reward_spec) as named reward specs."""
+    return {name: reward_spec(spec) for name, spec in _key_values(pairs, "goal")}

@@ -18,6 +18,7 @@ from service.client.arguments import (
     coverage_ref,
     divergence_target,
     environment_ref,
+    named_goals,
     parse_params,
     parse_tags,
     reward_spec,
@@ -314,6 +315,46 @@ def divergence(
         console.print(report["explanation"], markup=False, highlight=False)
 
     _emit(report, as_json, human, plain=[report["verdict"]])
+
+
+@app.command()
+def goals(
+    inference_id: str,
+    goal: Annotated[
+        list[str] | None, typer.Option(help="name=reward spec (JSON or file), repeatable.")
+    ] = None,
+    feature_goals: Annotated[
+        bool, typer.Option(help="Offer each single feature as a candidate.")
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Which named goal does a finished tabular inference's behaviour pursue?"""
+    with MesascopeClient() as client:
+        result = _call(
+            lambda: client.goals(inference_id, named_goals(goal or []), feature_goals=feature_goals)
+        )
+    rows = [
+        [
+            c["name"] + (" (training)" if c["training"] else ""),
+            c["posterior"],
+            c["log_likelihood_per_step"],
+            c["bic"],
+        ]
+        for c in result["candidates"]
+    ]
+    table = _table("named goals", ["goal", "posterior", "log-lik/step", "BIC"], rows)
+
+    def human(console: Console) -> None:
+        table(console)
+        test = result["free_versus_best"]
+        console.print(
+            f"free fit vs best: {test['log_likelihood_ratio_per_step']:.3f} nats/step, "
+            f"p = {test['p_value']:.2g}",
+            markup=False,
+            highlight=False,
+        )
+
+    _emit(result, as_json, human, plain=[result["best"]])
 
 
 @app.command()

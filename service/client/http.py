@@ -303,6 +303,24 @@ class MesascopeClient:
             )
         )
 
+    def goals(
+        self,
+        inference_id: str,
+        goals: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        feature_goals: bool = True,
+        against: Mapping[str, Any] | None = None,
+    ) -> Json:
+        """Named-goal hypotheses: posterior over the training reward (or `against`), each single
+        feature (unless `feature_goals` is False) and `goals` (reward specs by name)."""
+        body: dict[str, Any] = {
+            "goals": {name: dict(spec) for name, spec in (goals or {}).items()},
+            "feature_goals": feature_goals,
+        }
+        if against is not None:
+            body["against"] = dict(against)
+        return dict(self._request("POST", f"/v1/inferences/{inference_id}/goals", json=body))
+
     def wait(
         self,
         inference_id: str,

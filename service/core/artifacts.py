@@ -30,11 +30,13 @@ def put(session: Session, *, project_id: str, data: bytes, media_type: str) -> A
 
 def put_file(session: Session, *, project_id: str, source: BinaryIO, media_type: str) -> str:
     """Store a file's contents and return the artifact id, without holding it all in memory
-    where the database allows (SQLite incremental blob I/O); elsewhere the bytes are bound."""
-    if session.get_bind().dialect.name != "sqlite":
+    where the database allows (SQLite incremental blob I/O, for files over one copy chunk);
+    elsewhere, and for small files (one insert instead of four statements), the bytes are
+    bound."""
+    size = source.seek(0, 2)
+    if session.get_bind().dialect.name != "sqlite" or size <= COPY_CHUNK:
         source.seek(0)
         return put(session, project_id=project_id, data=source.read(), media_type=media_type).id
-    size = source.seek(0, 2)
     artifact_id = new_id("art")
     session.add(
         Artifact(

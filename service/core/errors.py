@@ -174,12 +174,23 @@ database lock). Operations with a body add 400 (a body that cannot be parsed: ma
 multipart) and 413 (over the size limit)."""
 
 
+BUSY_SQLSTATES = frozenset({"53300", "53400", "57P03"})
+"""PostgreSQL refusing a connection for capacity: too_many_connections,
+configuration_limit_exceeded, cannot_connect_now (starting up or shutting down)."""
+
+
 def is_saturation(exc: BaseException) -> bool:
     """Whether an error means "busy, try again": no pooled connection or SQLite write slot in
-    time, or SQLite's `database is locked` (the service's fault of capacity, not the client's)."""
+    time, SQLite's `database is locked`, or PostgreSQL refusing a new connection for capacity
+    (the service's fault of capacity, not the client's)."""
     if isinstance(exc, Saturated | PoolTimeoutError | ServiceUnavailableError):
         return True
-    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+    if not isinstance(exc, OperationalError):
+        return False
+    return (
+        "database is locked" in str(exc.orig)
+        or getattr(exc.orig, "sqlstate", None) in BUSY_SQLSTATES
+    )
 
 
 def saturated_response(retry_after: int, request_id: str | None = None) -> JSONResponse:

@@ -24,11 +24,3 @@ def make_huey(settings: Settings) -> Huey:
 
 
 huey = make_huey(get_settings())
-
-
-@huey.on_startup()
-def _die_with_consumer() -> None:
-    """Each worker process dies with the consumer that forked it (no orphaned workers)."""
-    from service.core.supervise import die_with_supervisor
-
-    die_with_supervisor()

@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     reaper_interval_seconds: float = Field(default=10.0, gt=0)
     requeue_stale_after_seconds: float = Field(default=300.0, gt=0)
     torch_threads: int = Field(default=1, ge=1)
+    worker_nice: int = Field(
+        default=0,
+        ge=0,
+        le=19,
+        description="CPU niceness added to job-worker processes, so API requests on the same "
+        "machine stay quick while jobs use every core. Keep lease_seconds generous with it: a "
+        "niced worker on a saturated machine renews its lease late.",
+    )
     bootstrap_resamples: int = Field(default=20, ge=0, le=1000)
     threads: int = Field(
         default=32, ge=1, le=1000, description="Threads serving sync routes in each API process."

@@ -200,6 +200,42 @@ def weight_bars(
     return _svg(width, height, title, body)
 
 
+def posterior_bars(items: Sequence[tuple[str, float, bool]], *, title: str) -> Markup:
+    """Horizontal bars of posterior probabilities in [0, 1], one per (name, p, is_training);
+    the training reward's bar is blue, the others orange."""
+    labels = [f"{name} (training)" if training else name for name, _, training in items]
+    label_w = max(80.0, max((text_width(label) for label in labels), default=0.0) + 16)
+    plot_w, bar_h = 400, 18
+    width = label_w + plot_w + 60
+    top = 10
+    height = top + bar_h * len(items) + 40
+    bottom = height - 30
+    body = []
+    for tick in (0.0, 0.5, 1.0):
+        x = label_w + tick * plot_w
+        body.append(
+            f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{bottom}" stroke="#ccc"/>'
+            f'<text x="{x:.1f}" y="{bottom + 14}" text-anchor="middle">{tick:g}</text>'
+        )
+    for i, ((name, p, training), label) in enumerate(zip(items, labels, strict=True)):
+        y = top + i * bar_h
+        colour = OKABE_ITO[0] if training else OKABE_ITO[1]
+        body.append(
+            f'<text x="{label_w - 8:.1f}" y="{y + bar_h / 2 + 4:.1f}" text-anchor="end">'
+            f"{escape(label)}</text>"
+            f'<rect x="{label_w:.1f}" y="{y + 2:.1f}" width="{max(p, 0.0) * plot_w:.1f}" '
+            f'height="{bar_h - 4}" fill="{colour}"><title>{escape(name)}: posterior '
+            f"{_fmt(p)}</title></rect>"
+            f'<text x="{label_w + max(p, 0.0) * plot_w + 4:.1f}" y="{y + bar_h / 2 + 4:.1f}">'
+            f"{p:.2f}</text>"
+        )
+    body.append(
+        f'<text x="{label_w + plot_w / 2:.1f}" y="{height - 4}" text-anchor="middle">'
+        "posterior probability (uniform prior over the named goals)</text>"
+    )
+    return _svg(width, height, title, body)
+
+
 def _viridis(share: float) -> str:
     """The viridis colour at `share` in [0, 1]."""
     index = min(len(VIRIDIS) - 1, max(0, round(share * (len(VIRIDIS) - 1))))

@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from irl.algorithms import Cancelled, Progress
 from irl.errors import InvalidInputError
@@ -27,7 +28,9 @@ from service.core.metrics import JOBS_FINISHED, JOBS_REAPED
 from service.core.models import utcnow
 from service.core.settings import Settings
 from service.inferences import repository
-from service.inferences.compute import InferenceOutcome, compute, store_outcome
+
+if TYPE_CHECKING:  # the computation (and torch) load in worker processes only
+    from service.inferences.compute import InferenceOutcome
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +131,8 @@ def _run(inference_id: str, settings: Settings) -> str:
     if not claimed:
         log.info("job %s not claimable (finished, cancelled or taken)", inference_id)
         return "skipped"
+    from service.inferences.compute import compute
+
     started = time.monotonic()
     keeper = LeaseKeeper(settings, inference_id, token)
     status, outcome, error = "failed", None, None
@@ -163,6 +168,8 @@ def _write_result(
     elapsed: float,
 ) -> str:
     """Store the final state in one transaction, only while we still hold the lease."""
+    from service.inferences.compute import store_outcome
+
     try:
         with unit_of_work(settings) as uow:
             fields: dict[str, object] = {"error": error}

@@ -4,6 +4,7 @@ training reward, with a bootstrap) and the `/divergence` endpoints (any reward s
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,8 +14,10 @@ from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.environments.gym_dynamics import environment_successors
 from irl.environments.gym_rewards import known_reference
 from irl.errors import InvalidInputError
+from irl.hypotheses import MAX_CANDIDATES, Hypotheses, default_candidates, fit_hypotheses
 from irl.report import ConcreteReward, Exact, Report, Sampled, fits_exact, reward_parameters
-from irl.rewards import InferenceReward, RewardSpec, reward_to_spec
+from irl.rewards import InferenceReward, RewardSpec, reward_array, reward_to_spec
+from irl.verdict import DEFAULT_THRESHOLDS
 from service.inferences.inputs import JobInputs
 from service.rewards import service as rewards
 
@@ -26,10 +29,14 @@ def subject(
     reference: RewardSpec,
     *,
     loc: str,
+    goals: Mapping[str, Any] | None = None,
+    feature_goals: bool = True,
 ) -> Exact | Sampled:
     """What the report compares: exact in a tabular environment, sampled in a gymnasium one.
 
-    Raises InvalidInputError (naming `loc`) when the reference cannot be evaluated there.
+    `goals` (reward specs by name) and `feature_goals` choose the named-goal candidates of an
+    exact report besides the reference. Raises InvalidInputError (naming `loc`, or
+    `goals.<name>`) when a reward cannot be evaluated there.
     """
     env, job = inputs.environment, inputs.inference
     if isinstance(env, TabularMDP):
@@ -41,7 +48,15 @@ def subject(
         concrete = rewards.concrete(
             session, job.project_id, reference, mdp=env, trajectories=inputs.trajectories, loc=loc
         )
-        return Exact(env, inferred, concrete, reward_parameters(job.reward_model, env))
+        named = named_goals(session, inputs, goals or {})
+        return Exact(
+            env,
+            inferred,
+            concrete,
+            reward_parameters(job.reward_model, env),
+            goals=named,
+            feature_goals=feature_goals,
+        )
     assert isinstance(env, GymnasiumEnvSpec) and callable(inferred)
     known = known_reference(env.id, reference, inputs.trajectories)
     if known is None:
@@ -55,6 +70,63 @@ def subject(
         known,
         discount=inputs.deep_params().discount,
         sample_next=environment_successors(env.id),
+    )
+
+
+def named_goals(
+    session: Session, inputs: JobInputs, goals: Mapping[str, Any]
+) -> dict[str, ConcreteReward]:
+    """Named goal specs as rewards of the inference's tabular environment."""
+    env = inputs.environment
+    assert isinstance(env, TabularMDP)
+    if len(goals) + 1 > MAX_CANDIDATES:
+        raise InvalidInputError.at("goals", f"at most {MAX_CANDIDATES - 1} named goals")
+    project_id = inputs.inference.project_id
+    named: dict[str, ConcreteReward] = {}
+    for name, spec in goals.items():
+        loc = f"goals.{name}"
+        if not name.strip() or len(name) > 100:
+            raise InvalidInputError.at(loc, "a goal's name must have 1 to 100 characters")
+        parsed = rewards.parse(spec, loc=loc, mdp=env)
+        named[name] = rewards.concrete(
+            session, project_id, parsed, mdp=env, trajectories=inputs.trajectories, loc=loc
+        )
+    return named
+
+
+def hypotheses(
+    session: Session,
+    inputs: JobInputs,
+    reference: RewardSpec,
+    goals: Mapping[str, Any],
+    *,
+    feature_goals: bool,
+    loc: str,
+) -> Hypotheses:
+    """The named-goal hypotheses of the inference's rollouts (tabular environments only)."""
+    env = inputs.environment
+    if not isinstance(env, TabularMDP):
+        raise InvalidInputError.at(
+            "inference", "named goals are tested in tabular environments only"
+        )
+    compared = subject(
+        session,
+        inputs,
+        inferred_reward(session, inputs),
+        reference,
+        loc=loc,
+        goals=goals,
+        feature_goals=feature_goals,
+    )
+    assert isinstance(compared, Exact) and compared.goals is not None
+    candidates = default_candidates(env, compared.reference, compared.goals, features=feature_goals)
+    return fit_hypotheses(
+        env,
+        inputs.trajectories,
+        candidates,
+        free_reward=reward_array(compared.inferred, env),
+        free_parameters=compared.n_parameters,
+        far_epic=DEFAULT_THRESHOLDS.far_epic,
     )
 
 
@@ -80,11 +152,8 @@ def stored(
     subject: Exact | Sampled, spec: RewardSpec, report: Report, inputs: JobInputs
 ) -> dict[str, Any]:
     """The report as stored and served: the reference it was made against (resolved, for exact
-    reports), the rollouts' identifiability (exact reports), and the report's fields."""
+    reports), and the report's fields (exact reports carry identifiability over the states the
+    agent could reach)."""
     if isinstance(subject, Exact):
-        return {
-            "against": reward_to_spec(subject.reference),
-            "identifiability": inputs.rollouts.identifiability,
-            **report.to_dict(),
-        }
+        return {"against": reward_to_spec(subject.reference), **report.to_dict()}
     return {"against": reward_to_spec(spec), **report.to_dict()}

@@ -19,6 +19,8 @@ from service.inferences import repository, service
 from service.inferences.schemas import (
     DivergencePublic,
     DivergenceRequest,
+    GoalsPublic,
+    GoalsRequest,
     InferenceCreate,
     InferenceDetail,
     InferenceList,
@@ -54,6 +56,7 @@ def _detail(uow: UowDep, row: Any, *, curve: bool = False) -> InferenceDetail:
             "inferences-get_reward_weights",
             "inferences-get_divergence",
             "inferences-post_divergence",
+            "inferences-post_goals",
         ),
     },
 )
@@ -199,5 +202,30 @@ def post_divergence(
     """The inferred utility against any reward spec (not stored)."""
     row = service.get_row(uow.session, key.project_id, inference_id)
     return service.custom_divergence(
-        uow.session, key.project_id, row, body.against, settings, loc="against"
+        uow.session,
+        key.project_id,
+        row,
+        body.against,
+        settings,
+        loc="against",
+        goals=body.goals,
+        feature_goals=body.feature_goals,
     )
+
+
+@router.post(
+    "/{inference_id}/goals",
+    response_model=GoalsPublic,
+    responses=problem_responses(400, 404, 409, 413),
+)
+def post_goals(
+    inference_id: IdPath,
+    body: GoalsRequest,
+    key: CurrentKey,
+    uow: UowDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Which named goal does the behaviour pursue? Posterior over the candidates (the reference,
+    each single feature, the request's `goals`), computed now (tabular environments; not
+    stored)."""
+    return service.goals(uow.session, key.project_id, inference_id, body, settings)

@@ -125,8 +125,18 @@ class OptimisationPowerPublic(BaseModel):
     lower_bound: bool
 
 
+class LikelihoodTestPublic(BaseModel):
+    """A likelihood-ratio test of a behaviour model against a nested null (Wilks)."""
+
+    log_likelihood_ratio_per_step: float
+    likelihood_ratio_statistic: float
+    degrees_of_freedom: int
+    p_value: float
+
+
 class GoalDirectednessPublic(BaseModel):
-    """How much better the fitted soft-optimal model explains the behaviour than random."""
+    """How much better the fitted soft-optimal model explains the behaviour than the best fixed
+    action distribution (top level; docs/verdicts.md), and the related tests."""
 
     log_likelihood_ratio_per_step: float
     likelihood_ratio_statistic: float
@@ -136,6 +146,40 @@ class GoalDirectednessPublic(BaseModel):
     min_log_likelihood_ratio_per_step: float
     optimisation_power_bits: float | None
     optimisation_power: OptimisationPowerPublic | None
+    behaviour: Literal["goal_directed", "action_bias", "indistinguishable", "random"] | None = (
+        Field(default=None, description="What the tests say the behaviour is.")
+    )
+    goal_versus_uniform: LikelihoodTestPublic | None = None
+    bias_versus_uniform: LikelihoodTestPublic | None = None
+    bias_beyond_goal: LikelihoodTestPublic | None = None
+    inverse_temperature: float | None = None
+    action_bias: list[float] | None = Field(
+        default=None, description="The best state-independent action distribution."
+    )
+
+
+class CandidateFitPublic(BaseModel):
+    """How well one named goal explains the demonstrated actions (only the inverse temperature
+    and the action bias are fitted)."""
+
+    name: str
+    training: bool = Field(description="Whether this is the report's reference reward.")
+    log_likelihood_per_step: float
+    bic: float
+    posterior: float = Field(description="Under a uniform prior over the candidates.")
+    inverse_temperature: float
+    epic_to_training: float
+
+
+class HypothesesPublic(BaseModel):
+    """Named-goal hypotheses, best first, and the free IRL fit against the best one."""
+
+    candidates: list[CandidateFitPublic]
+    best: str
+    best_posterior: float
+    same_goal_posterior: float
+    free_log_likelihood_per_step: float
+    free_versus_best: LikelihoodTestPublic
 
 
 class ThresholdsPublic(BaseModel):
@@ -144,6 +188,7 @@ class ThresholdsPublic(BaseModel):
     achieves_training_return: float
     goal_directed_p_value: float
     min_preference_odds: float
+    min_goal_posterior: float | None = None
     far_epic: float
     min_trajectories: int
     bootstrap_interval: tuple[float, float]
@@ -189,9 +234,21 @@ class DivergencePublic(BaseModel):
     distance_coverage: str | None = Field(
         default=None, description="Over which transitions the distances were measured."
     )
+    hypotheses: HypothesesPublic | None = Field(
+        default=None,
+        description="Named-goal hypotheses (tabular environments): the reference, each single "
+        "feature and any `goals` of the request.",
+    )
     identifiability: dict[str, Any] | None = Field(
         default=None, description="Features the rollouts cannot tell apart."
     )
+
+
+GOALS_DESCRIPTION = (
+    "Named candidate goals: reward specs by name (up to 32 with the default features). The "
+    "reference reward is always a candidate."
+)
+FEATURE_GOALS_DESCRIPTION = "Offer each single feature of the environment as a candidate goal."
 
 
 class DivergenceRequest(BaseModel):
@@ -200,3 +257,25 @@ class DivergenceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     against: RewardDocument = Field(description="A reward spec.")
+    goals: dict[str, RewardDocument] = Field(default_factory=dict, description=GOALS_DESCRIPTION)
+    feature_goals: bool = Field(default=True, description=FEATURE_GOALS_DESCRIPTION)
+
+
+class GoalsRequest(BaseModel):
+    """Which named goals does the inference's behaviour pursue? (tabular environments)"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    goals: dict[str, RewardDocument] = Field(default_factory=dict, description=GOALS_DESCRIPTION)
+    feature_goals: bool = Field(default=True, description=FEATURE_GOALS_DESCRIPTION)
+    against: RewardDocument | None = Field(
+        default=None,
+        description="The reference reward spec (default: the rollouts' training reward).",
+    )
+
+
+class GoalsPublic(HypothesesPublic):
+    """The named-goal hypotheses of an inference's rollouts, computed now."""
+
+    inference_id: str
+    against: dict[str, Any] = Field(description="The reference reward spec.")

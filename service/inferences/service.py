@@ -23,6 +23,7 @@ from service.inferences import reports, repository
 from service.inferences.inputs import load_inputs
 from service.inferences.schemas import (
     DivergencePublic,
+    GoalsRequest,
     InferenceCreate,
     InferenceDetail,
     InferencePublic,
@@ -174,18 +175,64 @@ def training_report(session: Session, inference_id: str) -> DivergencePublic | N
 
 
 def custom_divergence(
-    session: Session, project_id: str, row: Inference, spec: Any, settings: Settings, *, loc: str
+    session: Session,
+    project_id: str,
+    row: Inference,
+    spec: Any,
+    settings: Settings,
+    *,
+    loc: str,
+    goals: Mapping[str, Any] | None = None,
+    feature_goals: bool = True,
 ) -> dict[str, Any]:
-    """A report of the inference's reward against any reward spec."""
+    """A report of the inference's reward against any reward spec, with the named goals."""
     _succeeded(session, project_id, row.id)
     inputs = load_inputs(session, row.id, settings)
     tabular = isinstance(inputs.environment, TabularMDP)
     reference = rewards.parse(spec, loc=loc, mdp=inputs.mdp if tabular else None)
+    if goals and not tabular:
+        raise InvalidInputError.at("goals", "named goals are tested in tabular environments only")
     compared = reports.subject(
-        session, inputs, reports.inferred_reward(session, inputs), reference, loc=loc
+        session,
+        inputs,
+        reports.inferred_reward(session, inputs),
+        reference,
+        loc=loc,
+        goals=goals,
+        feature_goals=feature_goals,
     )
     report = build_report(compared, inputs.trajectories, rng=np.random.default_rng(row.seed))
     return {"inference_id": row.id, **reports.stored(compared, reference, report, inputs)}
+
+
+def goals(
+    session: Session,
+    project_id: str,
+    inference_id: str,
+    body: GoalsRequest,
+    settings: Settings,
+) -> dict[str, Any]:
+    """Named-goal hypotheses of a finished tabular inference's rollouts, computed now."""
+    row = _succeeded(session, project_id, inference_id)
+    if body.against is None:
+        ro = repository.rollouts_for(session, row)
+        if ro.training_reward is None:
+            raise InvalidInputError.at(
+                "against", "no training reward is known for this inference's rollouts; give one"
+            )
+        spec, loc = ro.training_reward, "training_reward"
+    else:
+        spec, loc = body.against, "against"
+    inputs = load_inputs(session, row.id, settings)
+    if not isinstance(inputs.environment, TabularMDP):
+        raise InvalidInputError.at(
+            "inference", "named goals are tested in tabular environments only"
+        )
+    reference = rewards.parse(spec, loc=loc, mdp=inputs.mdp)
+    result = reports.hypotheses(
+        session, inputs, reference, body.goals, feature_goals=body.feature_goals, loc=loc
+    )
+    return {"inference_id": row.id, "against": dict(spec), **result.to_dict()}
 
 
 def reward_spec(session: Session, project_id: str, inference_id: str) -> dict[str, Any]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-
-import torch
+import os
 
 from service.core.queue import huey
 from service.core.settings import get_settings
@@ -17,6 +16,8 @@ log = logging.getLogger(__name__)
 @huey.task()
 def run_inference(inference_id: str) -> str:
     """Run one inference job under a lease (safe to deliver more than once)."""
+    import torch  # loaded before the fork by `mesascope worker`
+
     settings = get_settings()
     torch.set_num_threads(settings.torch_threads)
     return jobs.run(inference_id, settings)
@@ -49,11 +50,14 @@ def queued_inference_ids() -> set[str]:
 
 @huey.on_startup()
 def _start_worker_threads() -> None:
-    """Each worker process, once forked, beats (`/readyz` counts it) and reaps from threads of
-    its own."""
+    """Each worker process, once forked, lowers its CPU priority (`worker_nice`), and beats
+    (`/readyz` counts it) and reaps from threads of its own."""
     global _heartbeat
+    settings = get_settings()
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)  # jobs yield the CPU to API requests
     start_reaper()
-    _heartbeat = Heartbeat(get_settings(), concurrency=1)
+    _heartbeat = Heartbeat(settings, concurrency=1)
     _heartbeat.start()
 
 

@@ -22,7 +22,6 @@ from irl.rewards import (
     TabularReward,
     observed_reward,
 )
-from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet
 from service.core import artifacts
 from service.core.errors import invalid_input
@@ -120,6 +119,8 @@ def reward_function(
                     f"the network takes observations of {expected} numbers; the coverage "
                     f"rollouts have {observation_size}",
                 )
+            from irl.rewards_net import NetworkReward  # torch, only where a network is used
+
             network = NetworkReward.from_safetensors(
                 artifacts.get_bytes(session, artifact_id), stored["config"]
             )

@@ -39,6 +39,19 @@ def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
+def _children(pid: int) -> set[int]:
+    """The live processes whose parent is `pid`."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _alive(int(entry.name)):
+            try:
+                if _parent(int(entry.name)) == pid:
+                    found.add(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return found
+
+
 def _wait_until(condition: object, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
@@ -74,9 +87,13 @@ def test_killed_consumer_is_restarted_and_serve_takes_its_tree_along(tmp_path: P
         job_pid = _running_job_pid(settings, job["id"])
         assert job_pid is not None
         consumer = _parent(job_pid)
+        children = _children(consumer)  # the worker running the job, and huey's scheduler
+        assert job_pid in children and len(children) >= 2, children
         os.kill(consumer, signal.SIGKILL)
-        # The worker process running the job dies with its consumer (no orphan) ...
-        _wait_until(lambda: not _alive(job_pid), 5, "worker process outlived its consumer")
+        # Every process the consumer forked dies with it (no orphan) ...
+        _wait_until(
+            lambda: not any(_alive(pid) for pid in children), 5, "a child outlived its consumer"
+        )
         # ... a new consumer starts and beats ...
         _wait_until(
             lambda: _heartbeat_pids(settings) - {consumer}, 60, "consumer was not restarted"

@@ -96,3 +96,47 @@ def test_invalid_inputs(
     features: np.ndarray, visits: np.ndarray, expected: tuple[str, str]
 ) -> None:
     assert problems(identifiability, features, NAMES, visits) == [expected]
+
+
+def test_reachable_states_grow_with_the_horizon() -> None:
+    from irl.identifiability import reachable_states
+
+    mdp = parse_tabular_mdp(
+        gridworld_spec(rows=1, cols=6, start=(0, 0), horizon=3, red=(), blue=())
+    )
+    starts = np.zeros(mdp.n_states)
+    starts[0] = 1.0
+    assert reachable_states(mdp, starts).tolist() == [True] * 4 + [False] * 2
+
+
+def test_reachable_but_unvisited_features_are_one_sided_not_constant() -> None:
+    """The issue's contradiction: `door` never varies where the agent went, yet the explanation
+    cited its weight. Over reachable states it varies: one-sided evidence, said in both places."""
+    from irl.identifiability import reachable_identifiability
+    from irl.report import exact_report
+    from tests.irl.scenarios import fit_linear, scenario
+
+    s = scenario("red_seeker", seed=887_000, n=20)
+    first = s.trajectories.obs[s.trajectories.obs_starts]
+    visits = np.bincount(s.trajectories.obs, minlength=s.mdp.n_states).astype(float)
+    door = s.mdp.features[:, 0] > 0
+    visits[door] = 0.0  # pretend the door cell was never visited
+    starts = np.bincount(first, minlength=s.mdp.n_states) * ~door
+    report = reachable_identifiability(s.mdp, visits, starts)
+    assert "door" not in report.constant and "door" in report.one_sided
+    assert "could reach but never where it went" in report.message
+    assert report.to_dict()["scope"] == "reachable"
+    body = exact_report(
+        mdp=s.mdp,
+        trajectories=s.trajectories,
+        inferred=fit_linear(s, seed=887_000),
+        reference=s.training,
+        n_parameters=3,
+    ).to_dict()
+    ident = body["identifiability"]
+    assert ident["scope"] == "reachable"
+    for name in ident["constant"]:
+        assert f"`{name}` (" not in body["explanation"] or "not identifiable" in body["explanation"]
+    for name in ident["one_sided"]:
+        cited = body["explanation"].split(f"`{name}` (", 1)
+        assert len(cited) == 1 or cited[1].split(")")[0].endswith("never where the agent went")

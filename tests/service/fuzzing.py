@@ -34,6 +34,7 @@ OPAQUE_OR_FREE_FORM = [
     "POST /v1/rollouts/{rollouts_id}/chunks",
     "POST /v1/inferences",
     "POST /v1/inferences/{inference_id}/divergence",
+    "POST /v1/inferences/{inference_id}/goals",
     "POST /v1/comparisons",
 ]
 """Operations where `positive_data_acceptance` is off: schema-valid requests that the server

@@ -122,3 +122,24 @@ def test_cli_lists_and_revokes_keys(settings: Settings, monkeypatch: pytest.Monk
         assert runner.invoke(cli.app, ["keys", "revoke", "key_000"]).exit_code == 1
     finally:
         get_settings.cache_clear()
+
+
+async def test_a_key_revoked_by_another_process_is_refused_within_the_cache_time(
+    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Active keys are remembered for KEY_CACHE_SECONDS; a revocation this process did not make
+    (the CLI, another API process: here the repository, behind the cache's back) holds after it."""
+    import asyncio
+
+    from service.auth import repository, service
+    from service.core.models import utcnow
+
+    monkeypatch.setattr(service, "KEY_CACHE_SECONDS", 0.3)
+    key = new_key(settings)
+    headers = {"Authorization": f"Bearer {key}"}
+    assert (await client.get("/v1/rollouts", headers=headers)).status_code == 200
+    with unit_of_work(settings) as uow:
+        key_id = authenticate(uow.session, key).key_id  # type: ignore[union-attr]
+        assert repository.revoke_key(uow.session, key_id, None, utcnow())
+    await asyncio.sleep(0.4)
+    assert (await client.get("/v1/rollouts", headers=headers)).status_code == 401

@@ -295,7 +295,14 @@ async def test_inference_page_for_each_verdict(
     page = await client.get(f"/inferences/{job}")
     assert page.status_code == 200
     assert_accessible(page.text)
-    for needle in ("Feature weights", "Distances and returns", "IRL training curve", "EPIC"):
+    for needle in (
+        "Feature weights",
+        "Distances and returns",
+        "IRL training curve",
+        "EPIC",
+        "Named goals",
+        "Named-goal hypotheses, best first",
+    ):
         assert needle in page.text, needle
     assert page.text.count("<svg") >= 3
     for verdict in VERDICTS:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -13,12 +14,14 @@ from typing import Any
 
 import anyio
 import httpx
+import psycopg
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from service.app import create_app
 from service.core.db import PoolConfig, engine_for
 from service.core.logging import JsonFormatter
-from service.core.middleware import Admission
+from service.core.middleware import Admission, RequestContext
 from service.core.settings import Settings
 from tests.service.conftest import Queue
 from tests.service.data import corridor_environment
@@ -240,3 +243,60 @@ async def test_requests_over_the_in_flight_limit_get_503_at_once() -> None:
         release.set()
     assert sorted(statuses) == [200, 200, 503]
     assert gate.in_flight == 0
+
+
+async def test_sqlite_writers_beyond_the_thread_pool_all_finish_quickly(
+    settings: Settings, queue: Queue, api_key: str
+) -> None:
+    """More concurrent writes than serving threads: each waits for its write turn without a
+    thread, so the writer holding SQLite's write slot always finds the thread it needs to
+    finish (its response is validated in the pool). Threads that waited for the slot used to
+    take the whole pool and stall every write until the slot wait timed out."""
+    if not settings.is_sqlite:
+        pytest.skip("SQLite only")
+    settings = settings.model_copy(
+        update={"threads": 2, "max_in_flight": 100, "sqlite_busy_seconds": 8}
+    )
+    app = create_app(settings, enqueue=queue, queue_check=lambda: None)
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    tokens, limiter.total_tokens = limiter.total_tokens, settings.threads  # as the lifespan does
+    try:
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {api_key}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            started = time.perf_counter()
+            responses = await asyncio.gather(
+                *(
+                    client.post("/v1/environments", json=corridor_environment(), headers=headers)
+                    for _ in range(12)
+                )
+            )
+            elapsed = time.perf_counter() - started
+    finally:
+        limiter.total_tokens = tokens
+    assert [r.status_code for r in responses] == [201] * 12, [r.text for r in responses]
+    assert elapsed < 4, f"12 writes took {elapsed:.1f} s"
+
+
+async def test_postgres_refusing_connections_for_capacity_is_a_503_not_a_500() -> None:
+    """More API processes than PostgreSQL's max_connections allows ("sorry, too many clients
+    already") is saturation: 503 with Retry-After, which clients retry."""
+
+    async def refused(scope: Any, receive: Any, send: Any) -> None:
+        raise OperationalError(
+            "connect", {}, psycopg.errors.TooManyConnections("sorry, too many clients already")
+        )
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "GET", "path": "/v1/inferences", "headers": []}
+    await RequestContext(refused, retry_after=2)(scope, receive, send)
+    start = sent[0]
+    assert start["status"] == 503
+    assert (b"retry-after", b"2") in start["headers"]

@@ -6,13 +6,17 @@ import pytest
 from pydantic import BaseModel
 
 from irl.divergence import METRICS
-from irl.goal_directedness import OptimisationPower
+from irl.goal_directedness import LikelihoodTest, OptimisationPower
+from irl.hypotheses import CandidateFit, Hypotheses
 from irl.report import Coverage, GoalDirectednessReport, Report, Returns, Uncertainty
 from irl.verdict import Thresholds
 from service.inferences.schemas import (
+    CandidateFitPublic,
     CoveragePublic,
     DivergencePublic,
     GoalDirectednessPublic,
+    HypothesesPublic,
+    LikelihoodTestPublic,
     MetricsPublic,
     OptimisationPowerPublic,
     ReturnsPublic,
@@ -27,6 +31,9 @@ PAIRS = [
     (Thresholds, ThresholdsPublic),
     (Uncertainty, UncertaintyPublic),
     (Coverage, CoveragePublic),
+    (LikelihoodTest, LikelihoodTestPublic),
+    (CandidateFit, CandidateFitPublic),
+    (Hypotheses, HypothesesPublic),
 ]
 
 
@@ -38,11 +45,7 @@ def test_model_mirrors_dataclass(dataclass: type, model: type[BaseModel]) -> Non
 def test_divergence_model_has_every_report_field() -> None:
     report_fields = {f.name for f in dataclasses.fields(Report)}
     assert report_fields <= set(DivergencePublic.model_fields)
-    assert set(DivergencePublic.model_fields) - report_fields == {
-        "inference_id",
-        "against",
-        "identifiability",
-    }
+    assert set(DivergencePublic.model_fields) - report_fields == {"inference_id", "against"}
 
 
 def test_metrics_model_has_one_field_per_registered_distance() -> None:

@@ -199,6 +199,21 @@ class InferencePage:
     curve_note: str = ""
 
     @property
+    def none_of_named(self) -> bool:
+        """The inferred utility explains the actions significantly and substantially better
+        than the best named goal (the rule of irl.verdict.none_of_named)."""
+        report = self.report
+        if report is None or report.hypotheses is None or report.goal_directedness is None:
+            return False
+        test = report.hypotheses.free_versus_best
+        level = report.thresholds.goal_directed_p_value if report.thresholds else 1e-3
+        return (
+            test.p_value < level
+            and test.log_likelihood_ratio_per_step
+            >= report.goal_directedness.min_log_likelihood_ratio_per_step
+        )
+
+    @property
     def caveats(self) -> dict[str, str]:
         """Features whose weights the data cannot determine, with why (shown beside them)."""
         ident = self.identifiability or {}
@@ -208,6 +223,8 @@ class InferencePage:
                 notes[name] = "≡ " + " ≡ ".join(g for g in group if g != name)
         for name in ident.get("constant") or []:
             notes[name] = "constant in the data"
+        for name in ident.get("one_sided") or []:
+            notes[name] = "never where it went"
         return notes
 
 
@@ -253,6 +270,11 @@ def _inference_charts(shown: InferencePage) -> dict[str, Markup]:
             drawn[key] = chart
     if shown.report:
         drawn["distances"] = distance_chart(shown.report)
+        if shown.report.hypotheses is not None:
+            drawn["goals"] = charts.posterior_bars(
+                [(c.name, c.posterior, c.training) for c in shown.report.hypotheses.candidates],
+                title="Named goals",
+            )
     if shown.row.curve:
         curve = curve_chart(shown.row.curve, shown.row.params or {})
         drawn["curve"] = curve.chart

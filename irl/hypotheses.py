@@ -1,0 +1,186 @@
+"""Named-goal hypotheses: which of the candidate goals a researcher names does the behaviour pursue?
+
+Each candidate is a reward (the training reward always; by default each single feature of a
+feature environment; any the request names). For each, only what is not the goal is fitted: the
+inverse temperature beta >= 0 and the action bias b of pi ∝ exp(Q_soft[beta r] + b)
+(irl.goal_directedness.fit_behaviour). Every candidate then has the same A free parameters, so
+under a uniform prior over the candidates the BIC approximation of the posterior is
+softmax(log-likelihood). The free IRL fit, in the same family, tells whether the behaviour is
+explained significantly and substantially better than by the best candidate ("none of the named
+goals"). docs/verdicts.md derives the thresholds.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from irl.divergence import epic_distance
+from irl.environments.tabular import TabularMDP
+from irl.errors import InvalidInputError
+from irl.goal_directedness import ActionData, LikelihoodTest, fit_behaviour, likelihood_test
+from irl.rewards import LinearReward, TabularReward, reward_array
+from irl.trajectories import TrajectorySet
+
+TRAINING = "training"
+"""The training reward's candidate name when it is not a single feature."""
+MAX_CANDIDATES = 32
+"""Most candidates one report fits (each costs one behaviour fit, about 20 plans)."""
+STANDARDISED_DECIMALS = 9
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A named goal to test."""
+
+    name: str
+    reward: TabularReward | LinearReward
+    training: bool = False
+    """Whether this is the training reward (the reference of the report)."""
+
+
+@dataclass(frozen=True)
+class CandidateFit:
+    """How well one named goal explains the demonstrated actions."""
+
+    name: str
+    training: bool
+    log_likelihood_per_step: float
+    """Mean log-probability of the demonstrated actions, nats per step."""
+    bic: float
+    """-2 log L + k ln N with k = A (beta and A - 1 bias parameters), N steps."""
+    posterior: float
+    """Posterior probability under a uniform prior over the candidates (BIC approximation)."""
+    inverse_temperature: float
+    """Fitted beta, for the reward scaled to a range of 1 per step."""
+    epic_to_training: float
+    """EPIC distance of this candidate to the training reward (0 for the training reward)."""
+
+
+@dataclass(frozen=True)
+class Hypotheses:
+    """The candidates' fits, best first, and the free IRL fit against the best one."""
+
+    candidates: tuple[CandidateFit, ...]
+    best: str
+    best_posterior: float
+    same_goal_posterior: float
+    """Posterior mass on candidates that are the training goal's (EPIC to it below far_epic)."""
+    free_log_likelihood_per_step: float
+    """The free IRL fit's log-likelihood per step (its reward direction, with beta and bias)."""
+    free_versus_best: LikelihoodTest
+    """The free fit against the best candidate (dof: free parameters - 1)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            **asdict(self),
+            "candidates": [asdict(c) for c in self.candidates],
+        }
+
+
+def default_candidates(
+    mdp: TabularMDP,
+    training: TabularReward | LinearReward,
+    named: Mapping[str, TabularReward | LinearReward] | None = None,
+    *,
+    features: bool = True,
+) -> tuple[Candidate, ...]:
+    """The training reward, the named goals, and (with `features`) each single feature.
+
+    A candidate equal to an earlier one up to a positive scale and a constant (which explain the
+    actions identically) is left out; the training reward takes the name of a single feature it
+    equals ("door" rather than "training"). Features are offered only while the candidates stay
+    within MAX_CANDIDATES (not, e.g., the one-hot state indicators of a large environment).
+    """
+    named = dict(named or {})
+    if len(named) + 1 > MAX_CANDIDATES:
+        raise InvalidInputError.at("goals", f"at most {MAX_CANDIDATES - 1} named goals")
+    room = len(named) + 1 + len(mdp.feature_names) <= MAX_CANDIDATES
+    singles = (
+        {name: LinearReward({name: 1.0}) for name in mdp.feature_names} if features and room else {}
+    )
+    training_key = _standardised(training, mdp)
+    training_name = next(
+        (name for name, r in singles.items() if _standardised(r, mdp) == training_key),
+        TRAINING,
+    )
+    chosen: list[Candidate] = [Candidate(training_name, training, training=True)]
+    seen = {training_key}
+    for name, reward in [*named.items(), *singles.items()]:
+        key = _standardised(reward, mdp)
+        if key in seen or any(c.name == name for c in chosen):
+            continue
+        seen.add(key)
+        chosen.append(Candidate(name, reward))
+    return tuple(chosen)
+
+
+def fit_hypotheses(
+    mdp: TabularMDP,
+    trajectories: TrajectorySet,
+    candidates: Sequence[Candidate],
+    *,
+    free_reward: np.ndarray,
+    free_parameters: int,
+    far_epic: float,
+) -> Hypotheses:
+    """Fit beta and bias per candidate; posterior over candidates; free fit against the best.
+
+    free_reward: (S, A, S) the IRL fit; free_parameters: its number of reward parameters.
+    """
+    if not candidates:
+        raise InvalidInputError.at("goals", "no candidate goal")
+    data = ActionData.of(mdp, trajectories)
+    n = max(data.n_steps, 1)
+    training = next((c for c in candidates if c.training), candidates[0])
+    r_training = reward_array(training.reward, mdp)
+    fits = []
+    for candidate in candidates:
+        r = reward_array(candidate.reward, mdp)
+        fit = fit_behaviour(mdp, data, r)
+        distance = (
+            0.0 if candidate is training else epic_distance(r, r_training, discount=mdp.discount)
+        )
+        fits.append((candidate, fit, distance))
+    ll = np.array([fit.log_likelihood for _, fit, _ in fits])
+    posterior = np.exp(ll - ll.max())
+    posterior /= posterior.sum()
+    k = mdp.n_actions
+    results = [
+        CandidateFit(
+            name=c.name,
+            training=c.training,
+            log_likelihood_per_step=fit.log_likelihood / n,
+            bic=-2.0 * fit.log_likelihood + k * float(np.log(n)),
+            posterior=float(p),
+            inverse_temperature=fit.inverse_temperature,
+            epic_to_training=float(distance),
+        )
+        for (c, fit, distance), p in zip(fits, posterior, strict=True)
+    ]
+    order = sorted(range(len(results)), key=lambda i: (-results[i].posterior, i))
+    ranked = tuple(results[i] for i in order)
+    free = fit_behaviour(mdp, data, free_reward)
+    return Hypotheses(
+        candidates=ranked,
+        best=ranked[0].name,
+        best_posterior=ranked[0].posterior,
+        same_goal_posterior=float(
+            sum(r.posterior for r in results if r.epic_to_training < far_epic)
+        ),
+        free_log_likelihood_per_step=free.log_likelihood / n,
+        free_versus_best=likelihood_test(
+            free.log_likelihood, float(ll.max()), max(free_parameters - 1, 1), data.n_steps
+        ),
+    )
+
+
+def _standardised(reward: TabularReward | LinearReward, mdp: TabularMDP) -> bytes:
+    """A key equal for rewards that differ by a positive scale and a constant."""
+    values = reward_array(reward, mdp).ravel()
+    centred = values - values.mean()
+    scale = float(np.abs(centred).max())
+    shown = centred / scale if scale > 0 else centred
+    return (np.round(shown, STANDARDISED_DECIMALS) + 0.0).tobytes()

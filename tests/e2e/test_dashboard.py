@@ -168,9 +168,14 @@ def test_dashboard_in_a_browser(served: tuple[str, str, str, Process]) -> None:
             page.locator(f'a[href="/inferences/{ids["train"]}"]').click()
             expect(page.get_by_role("heading", name="Verdict")).to_be_visible()
             expect(page.locator(".explanation")).to_contain_text("EPIC distance")
-            for title in ("Feature weights", "IRL training curve", "Inferred utility per cell"):
+            for title in (
+                "Feature weights",
+                "IRL training curve",
+                "Inferred utility per cell",
+                "Named goals",
+            ):
                 expect(page.locator(f'svg.chart title:text-is("{title}")')).to_have_count(1)
-            expect(page.locator("svg.chart")).to_have_count(5)
+            expect(page.locator("svg.chart")).to_have_count(6)
             check_a11y(page)
             shot(page, "04-inference")
 

@@ -1,0 +1,227 @@
+"""The sparse report backend: the exact report's numbers without an (S, A, S) array.
+
+`SparseReference` holds what does not depend on the trajectories or the inferred reward (the
+transition support, the reference reward and its optimal and uniform-random returns), so the
+bootstrap measures each resample with four streamed backward passes (O(H * nnz) time, O(S * A)
+memory): `sparse_measure` returns what irl.report.exact.measure returns, number for number.
+`sparse_metrics` is the report's `metrics` (irl.divergence.distances of the dense pair) and
+`report_memory_bytes` estimates the peak memory of the whole report up front.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.stats
+
+from irl.divergence.sparse import (
+    VisitCounts,
+    optimal_and_random,
+    sparse_distances,
+    sparse_epic_distance,
+)
+from irl.environments.tabular import TabularMDP
+from irl.goal_directedness import GoalDirectedness
+from irl.planning import NormalizedReturn
+from irl.planning_sparse import soft_log_likelihood
+from irl.rewards import LinearReward, TabularReward
+from irl.rewards_sparse import SparseReward, TransitionSupport, sparse_reward
+from irl.trajectories import TrajectorySet
+from irl.verdict import Evidence
+
+ConcreteReward = TabularReward | LinearReward
+
+
+@dataclass(frozen=True, eq=False)
+class SparseReference:
+    """An MDP and its reference (training) reward, with everything a resample reuses."""
+
+    mdp: TabularMDP
+    support: TransitionSupport
+    reward: SparseReward
+    expected: np.ndarray
+    """(S, A) float64 r(s, a) of the reference reward."""
+    optimal: float
+    """Return of the reference's optimal policy (ties shared), from the initial distribution."""
+    random: float
+    """Return of the uniform-random policy under the reference."""
+    absorbing: np.ndarray
+    """(S,) bool: absorbing states (where a short trajectory is padded by staying)."""
+    n_parameters: int
+
+    @classmethod
+    def of(
+        cls, mdp: TabularMDP, reference: ConcreteReward | SparseReward, *, n_parameters: int
+    ) -> "SparseReference":
+        """Precompute the reference's planning once (two backward passes)."""
+        support = TransitionSupport.of(mdp)
+        reward = as_sparse(reference, mdp, support)
+        expected = reward.expected(support)
+        optimal, random = optimal_and_random(mdp, expected)
+        return cls(
+            mdp=mdp,
+            support=support,
+            reward=reward,
+            expected=expected,
+            optimal=optimal,
+            random=random,
+            absorbing=mdp.is_absorbing(),
+            n_parameters=n_parameters,
+        )
+
+
+def as_sparse(
+    reward: ConcreteReward | SparseReward, mdp: TabularMDP, support: TransitionSupport
+) -> SparseReward:
+    """The reward in separable form (irl.rewards_sparse.sparse_reward)."""
+    return reward if isinstance(reward, SparseReward) else sparse_reward(reward, mdp, support)
+
+
+def trajectory_returns(
+    reference: SparseReference, reward: SparseReward, trajectories: TrajectorySet
+) -> np.ndarray:
+    """(n_traj,) discounted returns, padded by staying in absorbing states (as
+    irl.planning.discounted_returns)."""
+    mdp, support = reference.mdp, reference.support
+    states, actions, next_states = (np.asarray(x) for x in trajectories.transitions())
+    returns = trajectories.discounted_returns(
+        reward.at(support, states, actions, next_states), mdp.discount
+    )
+    last = np.asarray(trajectories.last_obs())
+    padded = reference.absorbing[last] & (trajectories.lengths < mdp.horizon)
+    if not padded.any():
+        return np.asarray(returns)
+    n_actions = mdp.n_actions
+    stay_states = np.repeat(last, n_actions)
+    every_action = np.tile(np.arange(n_actions), last.size)
+    stay = reward.at(support, stay_states, every_action, stay_states)
+    stay = stay.reshape(last.size, n_actions).mean(axis=1)
+    powers = mdp.discount ** np.arange(mdp.horizon + 1, dtype=np.float64)
+    cumulative = np.concatenate([[0.0], np.cumsum(powers)])
+    remaining = cumulative[mdp.horizon] - cumulative[np.minimum(trajectories.lengths, mdp.horizon)]
+    return np.asarray(returns + np.where(padded, stay * remaining, 0.0))
+
+
+def normalized(demo: float, optimal: float, random: float) -> NormalizedReturn:
+    """irl.planning.normalized_return from its three returns."""
+    spread = optimal - random
+    scale = max(1.0, abs(optimal), abs(random))
+    value = None if abs(spread) <= 1e-12 * scale else (demo - random) / spread
+    return NormalizedReturn(demo=demo, optimal=optimal, random=random, normalized=value)
+
+
+def likelihood_ratio_test(
+    log_likelihood: float, *, n_steps: int, n_actions: int, n_parameters: int
+) -> GoalDirectedness:
+    """The goal-directedness test (irl.goal_directedness.goal_directedness) from the fitted
+    model's log-likelihood of the n_steps demonstrated actions."""
+    uniform = -n_steps * float(np.log(n_actions))
+    gain = log_likelihood - uniform
+    statistic = max(2.0 * gain, 0.0)
+    dof = max(int(n_parameters), 1)
+    p_value = float(scipy.stats.chi2.sf(statistic, dof)) if np.isfinite(statistic) else 0.0
+    return GoalDirectedness(
+        log_likelihood_ratio_per_step=gain / n_steps if n_steps else 0.0,
+        likelihood_ratio_statistic=statistic if np.isfinite(statistic) else float("inf"),
+        degrees_of_freedom=dof,
+        p_value=p_value,
+        n_steps=n_steps,
+    )
+
+
+def sparse_measure(
+    reference: SparseReference,
+    trajectories: TrajectorySet,
+    inferred: ConcreteReward | SparseReward,
+) -> tuple[Evidence, GoalDirectedness, NormalizedReturn, NormalizedReturn]:
+    """irl.report.exact.measure without dense arrays: evidence for the verdict, the
+    likelihood-ratio test and the normalised returns under the training and inferred rewards.
+
+    Three streamed backward passes over the inferred reward (its optimal policy's return, the
+    uniform policy's, and the soft-optimal policy's log-likelihood of the actions); the
+    reference's passes are reused from `reference`.
+    """
+    mdp, support = reference.mdp, reference.support
+    reward = as_sparse(inferred, mdp, support)
+    r = reward.expected(support)
+    optimal, random = optimal_and_random(mdp, r)
+    under_inferred = normalized(
+        float(trajectory_returns(reference, reward, trajectories).mean()), optimal, random
+    )
+    under_training = normalized(
+        float(trajectory_returns(reference, reference.reward, trajectories).mean()),
+        reference.optimal,
+        reference.random,
+    )
+    fitted = soft_log_likelihood(mdp, r, trajectories)
+    directed = likelihood_ratio_test(
+        fitted,
+        n_steps=trajectories.n_transitions,
+        n_actions=mdp.n_actions,
+        n_parameters=reference.n_parameters,
+    )
+    evidence = Evidence(
+        normalized_training_return=under_training.normalized,
+        p_value=directed.p_value,
+        log_likelihood_ratio_per_step=directed.log_likelihood_ratio_per_step,
+        epic=sparse_epic_distance(reward, reference.reward, discount=mdp.discount, support=support),
+        n_trajectories=trajectories.n_trajectories,
+        n_actions=mdp.n_actions,
+        normalized_inferred_return=under_inferred.normalized,
+    )
+    return evidence, directed, under_training, under_inferred
+
+
+def sparse_metrics(
+    reference: SparseReference,
+    inferred: ConcreteReward | SparseReward,
+    trajectories: TrajectorySet | None,
+) -> dict[str, float | None]:
+    """The report's `metrics`: every registered distance, reference first (as the exact report's
+    ExactPair(mdp, reference, inferred, mdp.discount, None, visit counts))."""
+    mdp = reference.mdp
+    visited = (
+        None
+        if trajectories is None
+        else VisitCounts.of(mdp.n_states, mdp.n_actions, trajectories.transitions())
+    )
+    return sparse_distances(
+        mdp,
+        reference.reward,
+        as_sparse(inferred, mdp, reference.support),
+        discount=mdp.discount,
+        visited=visited,
+        support=reference.support,
+    )
+
+
+FLOAT = 8
+INDEX = 8
+
+
+def report_memory_bytes(
+    *,
+    n_states: int,
+    n_actions: int,
+    nnz: int,
+    horizon: int,
+    n_steps: int,
+    n_features: int = 0,
+    n_bootstrap: int = 0,
+) -> int:
+    """Upper estimate of the bytes the sparse report (and the fit and refits it needs) holds at
+    its peak, beyond the MDP itself: O(nnz + H * S + S * A + N), independent of n_bootstrap
+    except for the per-resample evidence (refits run one after another).
+
+    Terms: the support's index arrays and a reordered copy of the transitions for the solver
+    (~7 nnz words), the fit's (H + 1, S) soft values, ~10 (S, A) work arrays of the passes,
+    STARC's chain and sparse LU factors (budgeted at 40 words per state), the trajectory
+    arrays and a resample (~8 words per step), the features, plus a fixed 64 MB for the
+    interpreter and libraries.
+    """
+    support = 7 * nnz * INDEX
+    solver = 2 * nnz * (FLOAT + 4) + (horizon + 1) * n_states * FLOAT
+    passes = 10 * n_states * n_actions * FLOAT
+    starc = 40 * n_states * FLOAT + 2 * nnz * (FLOAT + 4)
+    data = 8 * n_steps * INDEX + n_states * n_features * FLOAT
+    per_resample = 1024 * n_bootstrap
+    return int(support + solver + passes + starc + data + per_resample + 64 * 2**20)

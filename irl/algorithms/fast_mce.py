@@ -271,8 +271,10 @@ def fit_fast_mce(
     grad_l2_eps: float,
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
+    initial_theta: np.ndarray | None = None,
 ) -> FastMceResult:
-    """Solve imitation's MCE IRL fixed point from theta = 0 with L-BFGS rounds (deterministic).
+    """Solve imitation's MCE IRL fixed point from theta = 0 (or `initial_theta`, e.g. the
+    full-data fit when refitting a bootstrap resample) with L-BFGS rounds (deterministic).
 
     Each round minimises the convex objective with the final-row tilt frozen at the current
     theta; progress is reported per L-BFGS iteration, should_stop() checked before the first and
@@ -281,7 +283,12 @@ def fit_fast_mce(
     """
     if should_stop is not None and should_stop():
         raise Cancelled("stopped after 0 iterations")
-    first = objective.evaluate(np.zeros(objective.n_parameters))
+    start = (
+        np.zeros(objective.n_parameters)
+        if initial_theta is None
+        else np.array(initial_theta, dtype=np.float64)
+    )
+    first = objective.evaluate(start)
     run = _Run(
         objective=objective,
         max_iter=max_iter,

@@ -10,7 +10,7 @@ process; this function does not change global torch settings.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -247,18 +247,30 @@ MCE_IRL = MceIrl()
 
 
 def mce_objective(
-    mdp: TabularMDP, ts: TrajectorySet, *, reward_model: RewardModel, l2_penalty: float
+    mdp: TabularMDP,
+    ts: TrajectorySet,
+    *,
+    reward_model: RewardModel,
+    l2_penalty: float,
+    dynamics: SparseDynamics | None = None,
 ) -> MceObjective:
-    """The fast solver's objective for a linear or tabular reward model (no bias: it cancels)."""
+    """The fast solver's objective for a linear or tabular reward model (no bias: it cancels).
+
+    `dynamics`: the MDP's SparseDynamics laid out once (refits reuse it; only the start
+    distribution, which depends on the trajectories, is replaced)."""
     demo = demo_occupancy(mdp, ts)
     final = final_occupancy(mdp, ts)
-    dynamics = SparseDynamics.of(
-        mdp.transitions,
-        n_actions=mdp.n_actions,
-        horizon=mdp.horizon,
-        discount=mdp.discount,
-        initial_dist=empirical_initial_dist(mdp, ts),
-    )
+    start = empirical_initial_dist(mdp, ts)
+    if dynamics is None:
+        dynamics = SparseDynamics.of(
+            mdp.transitions,
+            n_actions=mdp.n_actions,
+            horizon=mdp.horizon,
+            discount=mdp.discount,
+            initial_dist=start,
+        )
+    else:
+        dynamics = replace(dynamics, initial_dist=start)
     return MceObjective(
         dynamics=dynamics,
         features=None if reward_model == "tabular" else np.asarray(mdp.features, np.float64),
@@ -317,3 +329,59 @@ def _check_dense_size(mdp: TabularMDP) -> None:
             "imitation's solver (solver `imitation` or the mlp reward model); solver `fast` "
             "fits linear and tabular rewards without them",
         )
+
+
+def warm_refit(
+    mdp: TabularMDP,
+    *,
+    reward_model: str,
+    params: Mapping[str, Any],
+    fitted: TabularReward | LinearReward,
+    record: list[int] | None = None,
+) -> Callable[[TrajectorySet], TabularReward | LinearReward]:
+    """The bootstrap's refit for the fast solver: each resample is fitted from the full-data
+    fit's parameters (a few L-BFGS iterations instead of a cold start), reusing the dynamics'
+    layout; only the occupancies and start distribution of the resample are recomputed.
+
+    Same fixed point as a cold mce_irl fit of the resample (the objective is convex for t < H),
+    to the solver's stopping tolerance. Linear and tabular reward models only. `record`, when
+    given, gets each refit's iteration count appended.
+    """
+    settings = validate_params(params, loc="params")
+    model: RewardModel = "tabular" if reward_model == "tabular" else "linear"
+    if reward_model not in ("linear", "tabular"):
+        raise InvalidInputError.at("reward_model", "warm refits need a linear or tabular model")
+    if isinstance(fitted, LinearReward):
+        theta = np.array([fitted.weights.get(name, 0.0) for name in mdp.feature_names])
+    else:
+        theta = np.asarray(fitted.values, dtype=np.float64).reshape(mdp.n_states, -1)[:, 0]
+    dynamics = SparseDynamics.of(
+        mdp.transitions,
+        n_actions=mdp.n_actions,
+        horizon=mdp.horizon,
+        discount=mdp.discount,
+        initial_dist=mdp.initial_state_dist,
+    )
+
+    def refit(trajectories: TrajectorySet) -> TabularReward | LinearReward:
+        objective = mce_objective(
+            mdp,
+            trajectories,
+            reward_model=model,
+            l2_penalty=settings.l2_penalty,
+            dynamics=dynamics,
+        )
+        fit = fit_fast_mce(
+            objective=objective,
+            max_iter=settings.max_iter,
+            linf_eps=settings.linf_eps,
+            grad_l2_eps=settings.grad_l2_eps,
+            initial_theta=theta,
+        )
+        if record is not None:
+            record.append(fit.n_iterations)
+        if model == "tabular":
+            return TabularReward(fit.theta)
+        return LinearReward(weights=dict(zip(mdp.feature_names, fit.theta.tolist(), strict=True)))
+
+    return refit

@@ -16,12 +16,13 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
+from irl.algorithms.fast_mce import SparseDynamics
 from irl.divergence.epic import CONSTANT_TOLERANCE, _check_discount, pearson_distance
 from irl.divergence.registry import METRICS
 from irl.divergence.regret import SPREAD_TOLERANCE
 from irl.divergence.starc import RESIDUAL_TOLERANCE, ZERO_TOLERANCE
 from irl.environments.tabular import TabularMDP
-from irl.planning_sparse import greedy_values, uniform_values
+from irl.planning_sparse import greedy_values, planning_dynamics, reward_passes
 from irl.rewards_sparse import SparseReward, TransitionSupport, separable_max_abs
 
 
@@ -345,33 +346,30 @@ def sparse_pearson_distance(
 
 
 def sparse_regret(
-    mdp: TabularMDP, true_reward: np.ndarray, proxy_reward: np.ndarray
+    mdp: TabularMDP,
+    true_reward: np.ndarray,
+    proxy_reward: np.ndarray,
+    dynamics: SparseDynamics | None = None,
 ) -> float | None:
     """irl.divergence.regret from (S, A) expected rewards (SparseReward.expected)."""
-    spread_parts = regret_spread(mdp, true_reward)
-    if spread_parts is None:
+    dynamics = planning_dynamics(mdp) if dynamics is None else dynamics
+    best, random = optimal_and_random(mdp, true_reward, dynamics)
+    spread = best - random
+    if abs(spread) <= SPREAD_TOLERANCE * max(1.0, abs(best), abs(random)):
         return None
-    best, spread = spread_parts
-    achieved = greedy_values(mdp, plan=proxy_reward, evaluate=[true_reward])[0]
+    achieved = greedy_values(dynamics, plan=proxy_reward, evaluate=true_reward)
     achieved_return = float(mdp.initial_state_dist @ achieved)
     return float(np.clip((best - achieved_return) / spread, 0.0, 1.0))
 
 
-def regret_spread(mdp: TabularMDP, true_reward: np.ndarray) -> tuple[float, float] | None:
-    """(J(pi*), J(pi*) - J(uniform)) under r (S, A), or None when the spread is negligible."""
-    best, random = optimal_and_random(mdp, true_reward)
-    spread = best - random
-    if abs(spread) <= SPREAD_TOLERANCE * max(1.0, abs(best), abs(random)):
-        return None
-    return best, spread
-
-
-def optimal_and_random(mdp: TabularMDP, r: np.ndarray) -> tuple[float, float]:
-    """Returns of the optimal (ties shared) and uniform-random policies under r (S, A)."""
-    optimal = greedy_values(mdp, plan=r, evaluate=[r])[0]
-    random = uniform_values(mdp, r)
+def optimal_and_random(
+    mdp: TabularMDP, r: np.ndarray, dynamics: SparseDynamics | None = None
+) -> tuple[float, float]:
+    """Returns of the optimal (ties shared) and uniform-random policies under r (S, A), from
+    the MDP's initial distribution."""
+    passes = reward_passes(planning_dynamics(mdp) if dynamics is None else dynamics, r)
     start = mdp.initial_state_dist
-    return float(start @ optimal), float(start @ random)
+    return float(start @ passes.optimal), float(start @ passes.random)
 
 
 def sparse_distances(
@@ -382,6 +380,7 @@ def sparse_distances(
     discount: float,
     visited: VisitCounts | None,
     support: TransitionSupport | None = None,
+    dynamics: SparseDynamics | None = None,
 ) -> dict[str, float | None]:
     """Every registered distance with the default coverages, keyed in registry order (the
     sparse twin of irl.divergence.distances(ExactPair(mdp, a, b, discount, None, visited)))."""
@@ -393,6 +392,8 @@ def sparse_distances(
         "pearson": None
         if visited is None
         else sparse_pearson_distance(reward_a, reward_b, visited=visited, support=support),
-        "regret": sparse_regret(mdp, reward_a.expected(support), reward_b.expected(support)),
+        "regret": sparse_regret(
+            mdp, reward_a.expected(support), reward_b.expected(support), dynamics
+        ),
     }
     return {name: computed.get(name) for name in METRICS}

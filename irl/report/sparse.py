@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 
+from irl.algorithms.fast_mce import SparseDynamics
 from irl.divergence.sparse import (
     VisitCounts,
     optimal_and_random,
@@ -22,7 +23,7 @@ from irl.divergence.sparse import (
 from irl.environments.tabular import TabularMDP
 from irl.goal_directedness import GoalDirectedness
 from irl.planning import NormalizedReturn
-from irl.planning_sparse import soft_log_likelihood
+from irl.planning_sparse import planning_dynamics, reward_passes
 from irl.rewards import LinearReward, TabularReward
 from irl.rewards_sparse import SparseReward, TransitionSupport, sparse_reward
 from irl.trajectories import TrajectorySet
@@ -46,6 +47,8 @@ class SparseReference:
     """Return of the uniform-random policy under the reference."""
     absorbing: np.ndarray
     """(S,) bool: absorbing states (where a short trajectory is padded by staying)."""
+    dynamics: SparseDynamics
+    """The transitions in the passes' action-major layout."""
     n_parameters: int
 
     @classmethod
@@ -56,7 +59,8 @@ class SparseReference:
         support = TransitionSupport.of(mdp)
         reward = as_sparse(reference, mdp, support)
         expected = reward.expected(support)
-        optimal, random = optimal_and_random(mdp, expected)
+        dynamics = planning_dynamics(mdp)
+        optimal, random = optimal_and_random(mdp, expected, dynamics)
         return cls(
             mdp=mdp,
             support=support,
@@ -65,6 +69,7 @@ class SparseReference:
             optimal=optimal,
             random=random,
             absorbing=mdp.is_absorbing(),
+            dynamics=dynamics,
             n_parameters=n_parameters,
         )
 
@@ -136,14 +141,16 @@ def sparse_measure(
     """irl.report.exact.measure without dense arrays: evidence for the verdict, the
     likelihood-ratio test and the normalised returns under the training and inferred rewards.
 
-    Three streamed backward passes over the inferred reward (its optimal policy's return, the
-    uniform policy's, and the soft-optimal policy's log-likelihood of the actions); the
+    One streamed backward pass over the inferred reward advances its optimal, uniform and
+    soft-optimal values together (returns, and the log-likelihood of the actions); the
     reference's passes are reused from `reference`.
     """
     mdp, support = reference.mdp, reference.support
     reward = as_sparse(inferred, mdp, support)
     r = reward.expected(support)
-    optimal, random = optimal_and_random(mdp, r)
+    passes = reward_passes(reference.dynamics, r, trajectories)
+    start = mdp.initial_state_dist
+    optimal, random = float(start @ passes.optimal), float(start @ passes.random)
     under_inferred = normalized(
         float(trajectory_returns(reference, reward, trajectories).mean()), optimal, random
     )
@@ -152,9 +159,9 @@ def sparse_measure(
         reference.optimal,
         reference.random,
     )
-    fitted = soft_log_likelihood(mdp, r, trajectories)
+    assert passes.log_likelihood is not None
     directed = likelihood_ratio_test(
-        fitted,
+        passes.log_likelihood,
         n_steps=trajectories.n_transitions,
         n_actions=mdp.n_actions,
         n_parameters=reference.n_parameters,
@@ -191,6 +198,7 @@ def sparse_metrics(
         discount=mdp.discount,
         visited=visited,
         support=reference.support,
+        dynamics=reference.dynamics,
     )
 
 

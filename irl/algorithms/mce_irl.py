@@ -11,12 +11,19 @@ process; this function does not change global torch settings.
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Any, Literal, cast
 
 import numpy as np
 
 from irl.algorithms.base import InferenceResult, ProgressCallback
-from irl.algorithms.fast_mce import MceObjective, SparseDynamics, fit_fast_mce
+from irl.algorithms.fast_mce import (
+    MceObjective,
+    SparseDynamics,
+    fit_by_broyden,
+    fit_fast_mce,
+    update_jacobian,
+)
 from irl.environments.tabular import GymnasiumEnvSpec, TabularMDP
 from irl.errors import InvalidInputError
 from irl.io.fields import ProblemList, as_float, as_int, as_mapping, check_keys, describe
@@ -36,6 +43,8 @@ DEFAULT_GRAD_L2_EPS = 1e-3
 DEFAULT_L2_PENALTY = 0.01
 MAX_ITER_LIMIT = 100_000
 MAX_DENSE_TRANSITION_ENTRIES = 200_000_000
+MAX_BROYDEN_PARAMETERS = 64
+"""Bootstrap refits with at most this many reward parameters share a measured Jacobian."""
 
 
 @dataclass(frozen=True)
@@ -339,13 +348,16 @@ def warm_refit(
     fitted: TabularReward | LinearReward,
     record: list[int] | None = None,
 ) -> Callable[[TrajectorySet], TabularReward | LinearReward]:
-    """The bootstrap's refit for the fast solver: each resample is fitted from the full-data
-    fit's parameters (a few L-BFGS iterations instead of a cold start), reusing the dynamics'
-    layout; only the occupancies and start distribution of the resample are recomputed.
+    """The bootstrap's refit for the fast solver: each resample is fitted starting from the
+    full-data fit's parameters, reusing the dynamics' layout; only the occupancies and start
+    distribution of the resample are recomputed.
 
-    Same fixed point as a cold mce_irl fit of the resample (the objective is convex for t < H),
-    to the solver's stopping tolerance. Linear and tabular reward models only. `record`, when
-    given, gets each refit's iteration count appended.
+    With at most MAX_BROYDEN_PARAMETERS parameters (linear rewards) each refit takes Broyden
+    steps from one Jacobian of the update, measured (F evaluations) on the first resample at
+    the full-data fit and shared (about 4 evaluations per refit instead of ~25 for a cold fit);
+    otherwise L-BFGS starts from the fit. Either way the fixed point
+    is a cold mce_irl fit's (the objective is convex for t < H), to the same stopping rule.
+    `record`, when given, gets each refit's iteration count appended.
     """
     settings = validate_params(params, loc="params")
     model: RewardModel = "tabular" if reward_model == "tabular" else "linear"
@@ -363,6 +375,8 @@ def warm_refit(
         initial_dist=mdp.initial_state_dist,
     )
 
+    jacobians: list[np.ndarray] = []
+
     def refit(trajectories: TrajectorySet) -> TabularReward | LinearReward:
         objective = mce_objective(
             mdp,
@@ -371,13 +385,27 @@ def warm_refit(
             l2_penalty=settings.l2_penalty,
             dynamics=dynamics,
         )
-        fit = fit_fast_mce(
+        limits = partial(
+            fit_fast_mce,
             objective=objective,
             max_iter=settings.max_iter,
             linf_eps=settings.linf_eps,
             grad_l2_eps=settings.grad_l2_eps,
-            initial_theta=theta,
         )
+        if objective.n_parameters > MAX_BROYDEN_PARAMETERS:
+            fit = limits(initial_theta=theta)
+        else:
+            start = objective.evaluate(theta)
+            if not jacobians:
+                jacobians.append(update_jacobian(objective, start))
+            fit = fit_by_broyden(
+                objective=objective,
+                start=start,
+                jacobian=jacobians[0],
+                max_iter=settings.max_iter,
+                linf_eps=settings.linf_eps,
+                grad_l2_eps=settings.grad_l2_eps,
+            )
         if record is not None:
             record.append(fit.n_iterations)
         if model == "tabular":

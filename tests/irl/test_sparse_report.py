@@ -8,6 +8,7 @@ rescaled variants, with gamma < 1 and gamma = 1 and finite horizons.
 
 import math
 from dataclasses import asdict
+from typing import cast
 
 import numpy as np
 import pytest
@@ -29,7 +30,11 @@ from irl.divergence.sparse import (
     uniform_chain,
 )
 from irl.divergence.starc import _gain_and_bias
+from irl.algorithms import mce_irl
+from irl.algorithms.mce_irl import RewardModel, warm_refit
 from irl.environments import TabularMDP
+from irl.io.environments import parse_tabular_mdp
+from irl.io.trajectories import parse_trajectories
 from irl.report.exact import measure, visit_counts
 from irl.report.sparse import (
     SparseReference,
@@ -40,6 +45,8 @@ from irl.report.sparse import (
 from irl.rewards import LinearReward, TabularReward
 from irl.rewards_sparse import SparseReward, TransitionSupport, dense_array, sparse_reward
 from irl.trajectories import TrajectorySet
+from irl.uncertainty import resample
+from tests.irl.gridworld import gridworld_spec, sample_trajectories
 
 TOLERANCE = 1e-9
 KINDS = ("state", "state_action", "full")
@@ -320,3 +327,36 @@ def test_memory_estimate_is_linear_in_the_support_and_the_horizon() -> None:
     fixed = 64 * 2**20
     assert (doubled - fixed) < 4.5 * (base - fixed)  # H * S is the only product
     assert report_memory_bytes(**sizes, n_bootstrap=20) - base < 2**20
+
+
+@pytest.mark.parametrize("reward_model", ["linear", "tabular"])
+def test_warm_refits_reach_the_cold_fit_of_each_resample(reward_model: str) -> None:
+    spec = gridworld_spec(rows=5, cols=5, slip=0.1)
+    mdp = parse_tabular_mdp(spec)
+    ts = parse_trajectories(
+        sample_trajectories(spec, n=30, rng=np.random.default_rng(3)), loc="trajectories"
+    )
+    tight = {"linf_eps": 1e-12, "grad_l2_eps": 1e-9}
+    model = cast(RewardModel, reward_model)
+    full = mce_irl(
+        mdp=mdp, trajectories=ts, reward_model=model, rng=np.random.default_rng(0), **tight
+    )
+    assert isinstance(full.reward, LinearReward | TabularReward)
+    iterations: list[int] = []
+    refit = warm_refit(
+        mdp, reward_model=reward_model, params=tight, fitted=full.reward, record=iterations
+    )
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        sample = resample(ts, rng)
+        cold = mce_irl(
+            mdp=mdp, trajectories=sample, reward_model=model, rng=np.random.default_rng(0), **tight
+        )
+        warm = refit(sample)
+        if isinstance(warm, LinearReward):
+            assert isinstance(cold.reward, LinearReward)
+            assert dict(warm.weights) == pytest.approx(dict(cold.reward.weights), abs=1e-5)
+        else:
+            assert isinstance(cold.reward, TabularReward)
+            assert warm.values == pytest.approx(cold.reward.values, abs=1e-4)
+        assert iterations[-1] < cold.n_iterations

@@ -8,7 +8,7 @@ rescaled variants, with gamma < 1 and gamma = 1 and finite horizons.
 
 import math
 from dataclasses import asdict
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -16,6 +16,8 @@ import scipy.sparse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from irl.algorithms import mce_irl
+from irl.algorithms.mce_irl import RewardModel, warm_refit
 from irl.divergence import (
     ExactPair,
     dard_canonicalize,
@@ -30,8 +32,6 @@ from irl.divergence.sparse import (
     uniform_chain,
 )
 from irl.divergence.starc import _gain_and_bias
-from irl.algorithms import mce_irl
-from irl.algorithms.mce_irl import RewardModel, warm_refit
 from irl.environments import TabularMDP
 from irl.io.environments import parse_tabular_mdp
 from irl.io.trajectories import parse_trajectories
@@ -336,7 +336,7 @@ def test_warm_refits_reach_the_cold_fit_of_each_resample(reward_model: str) -> N
     ts = parse_trajectories(
         sample_trajectories(spec, n=30, rng=np.random.default_rng(3)), loc="trajectories"
     )
-    tight = {"linf_eps": 1e-12, "grad_l2_eps": 1e-9}
+    tight: dict[str, Any] = {"linf_eps": 1e-12, "grad_l2_eps": 1e-9}
     model = cast(RewardModel, reward_model)
     full = mce_irl(
         mdp=mdp, trajectories=ts, reward_model=model, rng=np.random.default_rng(0), **tight

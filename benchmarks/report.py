@@ -198,9 +198,9 @@ def main(argv: list[str] | None = None) -> None:
         "| dense / sparse |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    environments: list[tuple[str, Callable[[], TabularMDP]]] = [
-        (f"maze {size}", partial(maze_mdp, size)) for size in args.mazes
-    ] + [(f"open {side}x{side}", partial(open_gridworld, side)) for side in args.sides]
+    environments: list[tuple[str, Callable[[], TabularMDP]]] = []
+    environments += [(f"maze {size}", partial(maze_mdp, size)) for size in args.mazes]
+    environments += [(f"open {side}x{side}", partial(open_gridworld, side)) for side in args.sides]
     started = time.perf_counter()
     last_total = 0.0
     for name, build in environments:

@@ -317,16 +317,66 @@ def fit_fast_mce(
     )
 
 
-def update_jacobian(objective: MceObjective, at: Evaluation, *, step: float = 1e-5) -> np.ndarray:
-    """(F, F) forward-difference Jacobian of imitation's update at an evaluated point (F more
-    evaluations): the starting matrix of fit_by_broyden."""
-    columns = []
-    for j in range(objective.n_parameters):
-        h = step * max(1.0, abs(float(at.theta[j])))
-        moved = at.theta.copy()
-        moved[j] += h
-        columns.append((objective.evaluate(moved).update - at.update) / h)
-    return np.stack(columns, axis=1)
+def successor_features(
+    dynamics: SparseDynamics, features: np.ndarray, theta: np.ndarray
+) -> np.ndarray:
+    """(F, S) expected discounted feature counts over t = 0..H of the soft-optimal policy of
+    features @ theta from each start state: Psi_t(s) = phi(s) + gamma E[Psi_t+1(S') | s],
+    Psi_H = phi (one backward pass with F columns). features.T @ the occupancy of any start
+    distribution rho is Psi_0 @ rho: the model part of imitation's update is linear in rho."""
+    rewards = features @ theta
+    values = soft_values(dynamics, rewards)
+    n_actions, n_states = dynamics.n_actions, dynamics.n_states
+    counts = np.array(features, dtype=np.float64)
+    for t in reversed(range(dynamics.horizon)):
+        policy = soft_policy_at(dynamics, rewards, values, t)
+        expected = np.asarray(dynamics.by_action @ counts).reshape(n_actions, n_states, -1)
+        counts = features + dynamics.discount * np.einsum("as,asf->sf", policy, expected)
+    return np.asarray(counts.T)
+
+
+@dataclass(frozen=True, eq=False)
+class StartDecomposition:
+    """imitation's update and its Jacobian at one theta as linear functions of the start
+    distribution: for trajectories with start distribution rho and feature counts c, the update
+    at theta is counts @ rho - c + l2 theta, with no pass over the MDP (the bootstrap's
+    resamples differ only in starts and demonstrations)."""
+
+    theta: np.ndarray
+    counts: np.ndarray
+    """(F, S) model feature counts from each start state at theta (successor_features)."""
+    slopes: np.ndarray
+    """(F, F, S) their derivative with respect to theta (forward differences)."""
+    l2_penalty: float
+
+    @classmethod
+    def at(
+        cls,
+        dynamics: SparseDynamics,
+        features: np.ndarray,
+        theta: np.ndarray,
+        *,
+        l2_penalty: float,
+        step: float = 1e-5,
+    ) -> "StartDecomposition":
+        """F + 1 pairs of backward passes (soft values, successor features)."""
+        counts = successor_features(dynamics, features, theta)
+        slopes = np.empty((len(theta), len(theta), dynamics.n_states))
+        for j in range(len(theta)):
+            h = step * max(1.0, abs(float(theta[j])))
+            moved = theta.copy()
+            moved[j] += h
+            slopes[:, j, :] = (successor_features(dynamics, features, moved) - counts) / h
+        return cls(theta.copy(), counts, slopes, l2_penalty)
+
+    def update_and_jacobian(
+        self, start_dist: np.ndarray, demo_counts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(update (F,), Jacobian (F, F)) at theta for a start distribution (S,) and the
+        demonstrations' feature counts (F,) over t = 0..H."""
+        update = self.counts @ start_dist - demo_counts + self.l2_penalty * self.theta
+        jacobian = self.slopes @ start_dist + self.l2_penalty * np.eye(len(self.theta))
+        return update, jacobian
 
 
 def fit_by_broyden(

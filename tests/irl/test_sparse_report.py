@@ -344,7 +344,11 @@ def test_warm_refits_reach_the_cold_fit_of_each_resample(reward_model: str) -> N
     assert isinstance(full.reward, LinearReward | TabularReward)
     iterations: list[int] = []
     refit = warm_refit(
-        mdp, reward_model=reward_model, params=tight, fitted=full.reward, record=iterations
+        mdp,
+        reward_model=reward_model,
+        params=tight,
+        fitted=full.reward,
+        record=iterations,
     )
     rng = np.random.default_rng(4)
     for _ in range(3):

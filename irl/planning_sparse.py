@@ -124,3 +124,30 @@ def _steps_by_time(
     order = np.argsort(times, kind="stable")
     bounds = np.searchsorted(times[order], np.arange(horizon + 1))
     return np.asarray(states)[order], np.asarray(actions)[order], bounds
+
+
+def soft_logits_at(
+    dynamics: SparseDynamics,
+    r: np.ndarray,
+    *,
+    times: np.ndarray,
+    states: np.ndarray,
+    beta: float = 1.0,
+) -> np.ndarray:
+    """(U, A) log pi_t(. | s) of the soft-optimal policy for beta * r (r: (S, A)) at the U
+    visited (t, s) pairs only, from one streamed backward pass: what a behaviour model scores,
+    without the (H, S, A) array of irl.planning.soft_optimal_policy."""
+    if times.size and int(times.max()) >= dynamics.horizon:
+        raise InvalidInputError.at("times", f"must be below the horizon {dynamics.horizon}")
+    order = np.argsort(times, kind="stable")
+    bounds = np.searchsorted(times[order], np.arange(dynamics.horizon + 1))
+    logits = np.empty((times.size, dynamics.n_actions))
+    scaled = beta * r.T
+    values = np.zeros((dynamics.n_states, 1))
+    for t in reversed(range(dynamics.horizon)):
+        q = scaled + dynamics.discount * _expected_next(dynamics, values)[:, :, 0]
+        log_partition = _log_partition(q)
+        rows = order[bounds[t] : bounds[t + 1]]
+        logits[rows] = (q[:, states[rows]] - log_partition[states[rows]]).T
+        values[:, 0] = log_partition
+    return logits

@@ -35,6 +35,8 @@ from irl.divergence.starc import _gain_and_bias
 from irl.environments import TabularMDP
 from irl.io.environments import parse_tabular_mdp
 from irl.io.trajectories import parse_trajectories
+from irl.planning import soft_optimal_policy
+from irl.planning_sparse import planning_dynamics, soft_logits_at
 from irl.report.exact import measure, visit_counts
 from irl.report.sparse import (
     SparseReference,
@@ -364,3 +366,18 @@ def test_warm_refits_reach_the_cold_fit_of_each_resample(reward_model: str) -> N
             assert isinstance(cold.reward, TabularReward)
             assert warm.values == pytest.approx(cold.reward.values, abs=1e-4)
         assert iterations[-1] < cold.n_iterations
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 3.0])
+def test_streamed_soft_logits_match_the_dense_policy(beta: float) -> None:
+    rng = np.random.default_rng(8)
+    mdp = random_mdp(rng, n_states=6, n_actions=3, discount=0.9, horizon=5)
+    support = TransitionSupport.of(mdp)
+    reward = random_reward(rng, "full", support)
+    policy = soft_optimal_policy(mdp, beta * dense_array(reward, support))
+    times = rng.integers(0, mdp.horizon, size=12)
+    states = rng.integers(0, mdp.n_states, size=12)
+    logits = soft_logits_at(
+        planning_dynamics(mdp), reward.expected(support), times=times, states=states, beta=beta
+    )
+    assert logits == pytest.approx(np.log(policy[times, states]), abs=1e-12)

@@ -11,7 +11,7 @@ ratio to the sparse one. Sizes run in order until --max-seconds is spent (a size
 only if the previous one suggests it will finish).
 
     .venv/bin/python -m benchmarks.report [--sides 32 40 100 316] [--mazes 22 25]
-        [--max-seconds 1500] [--dense-max-states 3000] [--bootstrap 20]
+        [--max-seconds 1500] [--dense-max-states 3000] [--bootstrap 20] [--repeat 1]
 
 Optimisation power (Monte Carlo over random rollouts, irl.goal_directedness) still needs a
 dense reward array and is not in the sparse time; the dense time includes it.
@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-seconds", type=float, default=1500.0)
     parser.add_argument("--dense-max-states", type=int, default=3000)
     parser.add_argument("--bootstrap", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=1, help="fastest of this many runs")
     args = parser.parse_args(argv)
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared)")
     print(
@@ -209,7 +210,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"(stopped before {name}: {spent:.0f} s spent of {args.max_seconds:.0f})")
             break
         row = measure_size(
-            name, build(), n_bootstrap=args.bootstrap, dense_max_states=args.dense_max_states
+            name,
+            build(),
+            n_bootstrap=args.bootstrap,
+            dense_max_states=args.dense_max_states,
+            repeat=args.repeat,
         )
         print_row(row)
         last_total = row.fit_seconds + row.report_seconds + (row.dense_seconds or 0.0)

@@ -379,49 +379,62 @@ class StartDecomposition:
         return update, jacobian
 
 
+BACKTRACKING = (1.0, 0.25, 0.0625)
+"""Step fractions a Broyden step tries before giving up to L-BFGS."""
+
+
 def fit_by_broyden(
     *,
     objective: MceObjective,
-    start: Evaluation,
+    theta: np.ndarray,
+    update: np.ndarray,
     jacobian: np.ndarray,
     max_iter: int,
     linf_eps: float,
     grad_l2_eps: float,
     max_steps: int = 15,
 ) -> FastMceResult:
-    """Solve the same fixed point as fit_fast_mce near a known solution: Broyden's method on
-    imitation's update, starting from a Jacobian measured nearby (e.g. at the full-data fit, for
-    a bootstrap resample), one evaluation per step, under imitation's stopping rule. When it
-    does not converge within max_steps or a step does not shrink the update, fit_fast_mce
-    finishes from the best point reached."""
-    current, matrix = start, jacobian.copy()
+    """Solve the same fixed point as fit_fast_mce near a known point: Broyden's method on
+    imitation's update, from theta where the update and a Jacobian are known without a pass
+    (e.g. a bootstrap resample at the full-data fit, StartDecomposition), one evaluation per
+    accepted step, under imitation's stopping rule. A step that does not shrink the update is
+    backtracked (BACKTRACKING); if none does, or max_steps pass, fit_fast_mce finishes from the
+    best point reached."""
+    matrix = jacobian.copy()
+    current_theta, current_update = theta.copy(), update.copy()
     curve: list[Mapping[str, float]] = []
-    for step in range(max_steps):
-        if current.linf_delta <= linf_eps or current.grad_norm <= grad_l2_eps:
-            return FastMceResult(current.theta, tuple(curve), step, converged=True)
+    for _ in range(max_steps):
         try:
-            move = -np.linalg.solve(matrix, current.update)
+            move = -np.linalg.solve(matrix, current_update)
         except np.linalg.LinAlgError:
             break
-        following = objective.evaluate(current.theta + move)
-        curve.append(
-            {
-                "iteration": float(step + 1),
-                "linf_delta": following.linf_delta,
-                "grad_norm": following.grad_norm,
-            }
-        )
-        if not following.grad_norm < current.grad_norm:
+        accepted = None
+        for fraction in BACKTRACKING:
+            candidate = objective.evaluate(current_theta + fraction * move)
+            curve.append(
+                {
+                    "iteration": float(len(curve) + 1),
+                    "linf_delta": candidate.linf_delta,
+                    "grad_norm": candidate.grad_norm,
+                }
+            )
+            if candidate.grad_norm < float(np.linalg.norm(current_update)):
+                accepted = candidate, fraction * move
+                break
+        if accepted is None:
             break
-        change = following.update - current.update
-        matrix += np.outer(change - matrix @ move, move) / float(move @ move)
-        current = following
+        candidate, taken = accepted
+        if candidate.linf_delta <= linf_eps or candidate.grad_norm <= grad_l2_eps:
+            return FastMceResult(candidate.theta, tuple(curve), len(curve), converged=True)
+        change = candidate.update - current_update
+        matrix += np.outer(change - matrix @ taken, taken) / float(taken @ taken)
+        current_theta, current_update = candidate.theta, candidate.update
     rest = fit_fast_mce(
         objective=objective,
         max_iter=max(max_iter - len(curve), 1),
         linf_eps=linf_eps,
         grad_l2_eps=grad_l2_eps,
-        initial_theta=current.theta,
+        initial_theta=current_theta,
     )
     return FastMceResult(
         rest.theta, (*curve, *rest.curve), len(curve) + rest.n_iterations, rest.converged

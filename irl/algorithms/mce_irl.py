@@ -418,20 +418,17 @@ def _newton_then_broyden(
     trajectories: TrajectorySet,
     settings: MceIrlParams,
 ) -> FastMceResult:
-    """A resample's fit: one Newton step from the decomposed update at the full-data fit, then
-    Broyden steps under imitation's stopping rule."""
+    """A resample's fit: Broyden's method from the full-data fit, where the resample's update
+    and Jacobian are known from the decomposition (the first step costs no pass)."""
     features = objective.features
     assert features is not None
     demo_counts = features.T @ demo_occupancy(mdp, trajectories)
     start_dist = objective.dynamics.initial_dist
     update, jacobian = decomposition.update_and_jacobian(start_dist, demo_counts)
-    try:
-        first = decomposition.theta - np.linalg.solve(jacobian, update)
-    except np.linalg.LinAlgError:
-        first = decomposition.theta
     return fit_by_broyden(
         objective=objective,
-        start=objective.evaluate(first),
+        theta=decomposition.theta,
+        update=update,
         jacobian=jacobian,
         max_iter=settings.max_iter,
         linf_eps=settings.linf_eps,

@@ -187,31 +187,45 @@ def starc_canonical(
 
 
 def gain_and_bias(chain: scipy.sparse.csr_array, r_pi: np.ndarray) -> tuple[float, np.ndarray]:
-    """Gain g and bias h (S,) of h = r_pi - g + P h, sum(h) = 0: a sparse direct solve of the
-    bordered system, or its minimum-norm least-squares solution (LSQR) when that is singular
-    (several recurrent classes), as irl.divergence.starc._gain_and_bias does densely."""
+    """Gain g and bias h (S,) of h = r_pi - g + P h, sum(h) = 0, as
+    irl.divergence.starc._gain_and_bias computes densely.
+
+    One sparse solve of B y = r_pi with B = I - P + 1 e_0^T (a single dense column, unlike the
+    bordered system, whose dense row and column make sparse LU fill in): B is non-singular when
+    P has one recurrent class, and then g = y_0, h = y - mean(y) (shifting h by a constant keeps
+    the equation since P 1 = 1). Otherwise (several recurrent classes) the bordered system's
+    minimum-norm least-squares solution (LSQR), like the dense lstsq.
+    """
     n = chain.shape[0]
-    ones = np.ones((n, 1))
-    system = scipy.sparse.bmat(
-        [
-            [scipy.sparse.identity(n, format="csr") - chain, ones],
-            [ones.T, None],
-        ],
-        format="csc",
+    ones = np.ones(n)
+    column = scipy.sparse.csr_array(
+        (ones, (np.arange(n), np.zeros(n, dtype=np.int64))), shape=(n, n)
     )
-    rhs = np.append(r_pi, 0.0)
+    system = (scipy.sparse.identity(n, format="csr") - chain + column).tocsc()
     residual_scale = RESIDUAL_TOLERANCE * (1.0 + float(np.abs(r_pi).max()))
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", scipy.sparse.linalg.MatrixRankWarning)
         try:
-            solution = np.asarray(scipy.sparse.linalg.spsolve(system, rhs), dtype=np.float64)
+            y = np.asarray(scipy.sparse.linalg.spsolve(system, r_pi), dtype=np.float64)
         except RuntimeError:
-            solution = np.full(n + 1, np.nan)
-    ok = np.isfinite(solution).all() and np.abs(system @ solution - rhs).max() <= residual_scale
-    if not ok:
-        solution = scipy.sparse.linalg.lsqr(
-            system, rhs, atol=1e-15, btol=1e-15, conlim=1e16, iter_lim=100 * (n + 1)
-        )[0]
+            y = np.full(n, np.nan)
+    if np.isfinite(y).all():
+        gain, bias = float(y[0]), y - y.mean()
+        residual = bias - chain @ bias + gain - r_pi
+        if np.abs(residual).max() <= residual_scale:
+            return gain, bias
+    bordered = scipy.sparse.bmat(
+        [[scipy.sparse.identity(n, format="csr") - chain, ones[:, None]], [ones[None, :], None]],
+        format="csc",
+    )
+    solution = scipy.sparse.linalg.lsqr(
+        bordered,
+        np.append(r_pi, 0.0),
+        atol=1e-15,
+        btol=1e-15,
+        conlim=1e16,
+        iter_lim=100 * (n + 1),
+    )[0]
     return float(solution[n]), solution[:n]
 
 

@@ -2,7 +2,7 @@
 
 `SparseReference` holds what does not depend on the trajectories or the inferred reward (the
 transition support, the reference reward and its optimal and uniform-random returns), so the
-bootstrap measures each resample with four streamed backward passes (O(H * nnz) time, O(S * A)
+bootstrap measures each resample with one streamed backward pass (O(H * nnz) time, O(S * A)
 memory): `sparse_measure` returns what irl.report.exact.measure returns, number for number.
 `sparse_metrics` is the report's `metrics` (irl.divergence.distances of the dense pair) and
 `report_memory_bytes` estimates the peak memory of the whole report up front.

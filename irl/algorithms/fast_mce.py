@@ -271,8 +271,10 @@ def fit_fast_mce(
     grad_l2_eps: float,
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
+    initial_theta: np.ndarray | None = None,
 ) -> FastMceResult:
-    """Solve imitation's MCE IRL fixed point from theta = 0 with L-BFGS rounds (deterministic).
+    """Solve imitation's MCE IRL fixed point from theta = 0 (or `initial_theta`, e.g. the
+    full-data fit when refitting a bootstrap resample) with L-BFGS rounds (deterministic).
 
     Each round minimises the convex objective with the final-row tilt frozen at the current
     theta; progress is reported per L-BFGS iteration, should_stop() checked before the first and
@@ -281,7 +283,12 @@ def fit_fast_mce(
     """
     if should_stop is not None and should_stop():
         raise Cancelled("stopped after 0 iterations")
-    first = objective.evaluate(np.zeros(objective.n_parameters))
+    start = (
+        np.zeros(objective.n_parameters)
+        if initial_theta is None
+        else np.array(initial_theta, dtype=np.float64)
+    )
+    first = objective.evaluate(start)
     run = _Run(
         objective=objective,
         max_iter=max_iter,
@@ -307,6 +314,130 @@ def fit_fast_mce(
         curve=tuple(run.curve),
         n_iterations=run.iteration,
         converged=run.converged(),
+    )
+
+
+def successor_features(
+    dynamics: SparseDynamics, features: np.ndarray, theta: np.ndarray
+) -> np.ndarray:
+    """(F, S) expected discounted feature counts over t = 0..H of the soft-optimal policy of
+    features @ theta from each start state: Psi_t(s) = phi(s) + gamma E[Psi_t+1(S') | s],
+    Psi_H = phi (one backward pass with F columns). features.T @ the occupancy of any start
+    distribution rho is Psi_0 @ rho: the model part of imitation's update is linear in rho."""
+    rewards = features @ theta
+    values = soft_values(dynamics, rewards)
+    n_actions, n_states = dynamics.n_actions, dynamics.n_states
+    counts = np.array(features, dtype=np.float64)
+    for t in reversed(range(dynamics.horizon)):
+        policy = soft_policy_at(dynamics, rewards, values, t)
+        expected = np.asarray(dynamics.by_action @ counts).reshape(n_actions, n_states, -1)
+        counts = features + dynamics.discount * np.einsum("as,asf->sf", policy, expected)
+    return np.asarray(counts.T)
+
+
+@dataclass(frozen=True, eq=False)
+class StartDecomposition:
+    """imitation's update and its Jacobian at one theta as linear functions of the start
+    distribution: for trajectories with start distribution rho and feature counts c, the update
+    at theta is counts @ rho - c + l2 theta, with no pass over the MDP (the bootstrap's
+    resamples differ only in starts and demonstrations)."""
+
+    theta: np.ndarray
+    counts: np.ndarray
+    """(F, S) model feature counts from each start state at theta (successor_features)."""
+    slopes: np.ndarray
+    """(F, F, S) their derivative with respect to theta (forward differences)."""
+    l2_penalty: float
+
+    @classmethod
+    def at(
+        cls,
+        dynamics: SparseDynamics,
+        features: np.ndarray,
+        theta: np.ndarray,
+        *,
+        l2_penalty: float,
+        step: float = 1e-5,
+    ) -> "StartDecomposition":
+        """F + 1 pairs of backward passes (soft values, successor features)."""
+        counts = successor_features(dynamics, features, theta)
+        slopes = np.empty((len(theta), len(theta), dynamics.n_states))
+        for j in range(len(theta)):
+            h = step * max(1.0, abs(float(theta[j])))
+            moved = theta.copy()
+            moved[j] += h
+            slopes[:, j, :] = (successor_features(dynamics, features, moved) - counts) / h
+        return cls(theta.copy(), counts, slopes, l2_penalty)
+
+    def update_and_jacobian(
+        self, start_dist: np.ndarray, demo_counts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(update (F,), Jacobian (F, F)) at theta for a start distribution (S,) and the
+        demonstrations' feature counts (F,) over t = 0..H."""
+        update = self.counts @ start_dist - demo_counts + self.l2_penalty * self.theta
+        jacobian = self.slopes @ start_dist + self.l2_penalty * np.eye(len(self.theta))
+        return update, jacobian
+
+
+BACKTRACKING = (1.0, 0.25, 0.0625)
+"""Step fractions a Broyden step tries before giving up to L-BFGS."""
+
+
+def fit_by_broyden(
+    *,
+    objective: MceObjective,
+    theta: np.ndarray,
+    update: np.ndarray,
+    jacobian: np.ndarray,
+    max_iter: int,
+    linf_eps: float,
+    grad_l2_eps: float,
+    max_steps: int = 15,
+) -> FastMceResult:
+    """Solve the same fixed point as fit_fast_mce near a known point: Broyden's method on
+    imitation's update, from theta where the update and a Jacobian are known without a pass
+    (e.g. a bootstrap resample at the full-data fit, StartDecomposition), one evaluation per
+    accepted step, under imitation's stopping rule. A step that does not shrink the update is
+    backtracked (BACKTRACKING); if none does, or max_steps pass, fit_fast_mce finishes from the
+    best point reached."""
+    matrix = jacobian.copy()
+    current_theta, current_update = theta.copy(), update.copy()
+    curve: list[Mapping[str, float]] = []
+    for _ in range(max_steps):
+        try:
+            move = -np.linalg.solve(matrix, current_update)
+        except np.linalg.LinAlgError:
+            break
+        accepted = None
+        for fraction in BACKTRACKING:
+            candidate = objective.evaluate(current_theta + fraction * move)
+            curve.append(
+                {
+                    "iteration": float(len(curve) + 1),
+                    "linf_delta": candidate.linf_delta,
+                    "grad_norm": candidate.grad_norm,
+                }
+            )
+            if candidate.grad_norm < float(np.linalg.norm(current_update)):
+                accepted = candidate, fraction * move
+                break
+        if accepted is None:
+            break
+        candidate, taken = accepted
+        if candidate.linf_delta <= linf_eps or candidate.grad_norm <= grad_l2_eps:
+            return FastMceResult(candidate.theta, tuple(curve), len(curve), converged=True)
+        change = candidate.update - current_update
+        matrix += np.outer(change - matrix @ taken, taken) / float(taken @ taken)
+        current_theta, current_update = candidate.theta, candidate.update
+    rest = fit_fast_mce(
+        objective=objective,
+        max_iter=max(max_iter - len(curve), 1),
+        linf_eps=linf_eps,
+        grad_l2_eps=grad_l2_eps,
+        initial_theta=current_theta,
+    )
+    return FastMceResult(
+        rest.theta, (*curve, *rest.curve), len(curve) + rest.n_iterations, rest.converged
     )
 
 

@@ -105,6 +105,19 @@ class GoalDirectedness:
         """JSON-able form."""
         return asdict(self)
 
+    def evidence_fields(self) -> dict[str, float]:
+        """The tests as irl.verdict.Evidence takes them (its keyword arguments)."""
+        return {
+            "p_value": self.p_value,
+            "log_likelihood_ratio_per_step": self.log_likelihood_ratio_per_step,
+            "goal_p_value": self.goal_versus_uniform.p_value,
+            "goal_gain": self.goal_versus_uniform.log_likelihood_ratio_per_step,
+            "bias_p_value": self.bias_versus_uniform.p_value,
+            "bias_gain": self.bias_versus_uniform.log_likelihood_ratio_per_step,
+            "bias_beyond_goal_p_value": self.bias_beyond_goal.p_value,
+            "bias_beyond_goal_gain": self.bias_beyond_goal.log_likelihood_ratio_per_step,
+        }
+
 
 @dataclass(frozen=True)
 class OptimisationPower:

@@ -124,18 +124,11 @@ def measure(
         )
     evidence = Evidence(
         normalized_training_return=under_training.normalized,
-        p_value=directed.p_value,
-        log_likelihood_ratio_per_step=directed.log_likelihood_ratio_per_step,
         epic=epic_distance(r_inferred, reference, discount=mdp.discount),
         n_trajectories=trajectories.n_trajectories,
         n_actions=mdp.n_actions,
         normalized_inferred_return=under_inferred.normalized,
-        goal_p_value=directed.goal_versus_uniform.p_value,
-        goal_gain=directed.goal_versus_uniform.log_likelihood_ratio_per_step,
-        bias_p_value=directed.bias_versus_uniform.p_value,
-        bias_gain=directed.bias_versus_uniform.log_likelihood_ratio_per_step,
-        bias_beyond_goal_p_value=directed.bias_beyond_goal.p_value,
-        bias_beyond_goal_gain=directed.bias_beyond_goal.log_likelihood_ratio_per_step,
+        **directed.evidence_fields(),
         hypotheses=hypotheses,
     )
     return evidence, directed, under_training, under_inferred

@@ -24,17 +24,10 @@ def evidence_of(mdp: TabularMDP, ts: TrajectorySet, weights: dict[str, float]) -
     g = goal_directedness(mdp, ts, reward_array(LinearReward(weights), mdp), n_parameters=3)
     return Evidence(
         normalized_training_return=0.0,
-        p_value=g.p_value,
-        log_likelihood_ratio_per_step=g.log_likelihood_ratio_per_step,
         epic=0.7,
         n_trajectories=ts.n_trajectories,
         n_actions=mdp.n_actions,
-        goal_p_value=g.goal_versus_uniform.p_value,
-        goal_gain=g.goal_versus_uniform.log_likelihood_ratio_per_step,
-        bias_p_value=g.bias_versus_uniform.p_value,
-        bias_gain=g.bias_versus_uniform.log_likelihood_ratio_per_step,
-        bias_beyond_goal_p_value=g.bias_beyond_goal.p_value,
-        bias_beyond_goal_gain=g.bias_beyond_goal.log_likelihood_ratio_per_step,
+        **g.evidence_fields(),
     )
 
 
@@ -100,17 +93,10 @@ def test_always_right_in_a_corridor_is_indistinguishable_from_a_goal_on_the_righ
     g = goal_directedness(mdp, ts, further_right, n_parameters=cols)
     evidence = Evidence(
         normalized_training_return=0.0,
-        p_value=g.p_value,
-        log_likelihood_ratio_per_step=g.log_likelihood_ratio_per_step,
         epic=0.7,
         n_trajectories=ts.n_trajectories,
         n_actions=mdp.n_actions,
-        goal_p_value=g.goal_versus_uniform.p_value,
-        goal_gain=g.goal_versus_uniform.log_likelihood_ratio_per_step,
-        bias_p_value=g.bias_versus_uniform.p_value,
-        bias_gain=g.bias_versus_uniform.log_likelihood_ratio_per_step,
-        bias_beyond_goal_p_value=g.bias_beyond_goal.p_value,
-        bias_beyond_goal_gain=g.bias_beyond_goal.log_likelihood_ratio_per_step,
+        **g.evidence_fields(),
     )
     assert behaviour(evidence) == "indistinguishable"
     assert decide(evidence)[0] == "inconclusive"

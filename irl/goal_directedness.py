@@ -16,7 +16,9 @@
    outcomes whose return under a reward is at least the demonstrations' mean return.
 """
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -24,9 +26,12 @@ import scipy.optimize
 import scipy.special
 import scipy.stats
 
+from irl.algorithms.fast_mce import SparseDynamics
 from irl.environments.tabular import TabularMDP
 from irl.errors import InvalidInputError
 from irl.planning import discounted_returns, expected_rewards
+from irl.planning_sparse import planning_dynamics, soft_logits_at
+from irl.rewards_sparse import SparseReward, TransitionSupport
 from irl.trajectories import TrajectorySet
 
 DEFAULT_MONTE_CARLO_SAMPLES = 10_000
@@ -44,6 +49,8 @@ the policy is deterministic to double precision on the rewards' scale)."""
 MAX_ABS_BIAS = 30.0
 """Bound on the action-bias logits: e^-30 ~ 1e-13 is 'never' at any realistic data size."""
 _BETA_GRID = (0.0, 1 / 16, 1 / 4, 1.0, 4.0, 16.0, 64.0, 256.0)
+LOGITS_REMEMBERED = 2 * len(_BETA_GRID)
+"""Inverse temperatures whose logits one reward's fits keep (the shared grid, and the search)."""
 
 
 @dataclass(frozen=True)
@@ -140,24 +147,77 @@ class OptimisationPower:
         return asdict(self)
 
 
-def goal_directedness(
-    mdp: TabularMDP, trajectories: TrajectorySet, reward: np.ndarray, *, n_parameters: int
-) -> GoalDirectedness:
-    """Test the fitted reward `reward` (S, A, S) against the bias-inclusive null on the actions.
+@dataclass(frozen=True)
+class PlanningReward:
+    """A reward as the behaviour models plan with it: r(s, a) = E[R(s, a, S')] and the range of
+    R over (s, a, s'), the unit the inverse temperature beta is measured in."""
 
-    n_parameters: free reward parameters of the fit (the test's degrees of freedom).
+    expected: np.ndarray
+    """(S, A) float64."""
+    spread: float
+    """max R - min R (0 for a constant reward)."""
+
+    @classmethod
+    def of(cls, mdp: TabularMDP, reward: "np.ndarray | PlanningReward") -> "PlanningReward":
+        """From a dense (S, A, S) reward (small MDPs and tests), or unchanged."""
+        if isinstance(reward, PlanningReward):
+            return reward
+        return cls(expected_rewards(mdp, reward), float(reward.max() - reward.min()))
+
+    @classmethod
+    def of_sparse(cls, reward: SparseReward, support: TransitionSupport) -> "PlanningReward":
+        """From a reward in separable form (no (S, A, S) array)."""
+        return cls(reward.expected(support), reward.value_range(support))
+
+    def scaled(self) -> np.ndarray:
+        """(S, A) r / spread (zeros for a constant reward)."""
+        if self.spread > 0:
+            return np.asarray(self.expected / self.spread)
+        return np.zeros_like(self.expected)
+
+
+def goal_directedness(
+    mdp: TabularMDP,
+    trajectories: TrajectorySet,
+    reward: "np.ndarray | PlanningReward",
+    *,
+    n_parameters: int,
+    dynamics: SparseDynamics | None = None,
+) -> "GoalDirectedness":
+    """Test the fitted reward (dense (S, A, S) or PlanningReward) against the bias-inclusive null
+    on the actions (directed_behaviour without its fit)."""
+    return directed_behaviour(
+        mdp, trajectories, reward, n_parameters=n_parameters, dynamics=dynamics
+    )[0]
+
+
+def directed_behaviour(
+    mdp: TabularMDP,
+    trajectories: TrajectorySet,
+    reward: "np.ndarray | PlanningReward",
+    *,
+    n_parameters: int,
+    dynamics: SparseDynamics | None = None,
+) -> tuple["GoalDirectedness", "BehaviourFit"]:
+    """The goal-directedness tests, and the reward-with-bias fit they rest on (irl.hypotheses
+    compares it with the named goals).
+
+    n_parameters: free reward parameters of the fit (the test's degrees of freedom). The two
+    reward fits share their soft-optimal plans (one streamed pass per inverse temperature).
     """
     data = ActionData.of(mdp, trajectories)
     n = data.n_steps
     uniform = -n * float(np.log(mdp.n_actions))
+    planning = PlanningReward.of(mdp, reward)
+    logits = behaviour_logits(mdp, data, planning, dynamics)
     bias = fit_behaviour(mdp, data, None)
-    goal = fit_behaviour(mdp, data, reward, bias=False)
-    both = fit_behaviour(mdp, data, reward)
+    goal = fit_behaviour(mdp, data, planning, bias=False, logits=logits)
+    both = fit_behaviour(mdp, data, planning, logits=logits)
     best = max(both.log_likelihood, goal.log_likelihood, bias.log_likelihood)
     dof = max(int(n_parameters), 1)
     bias_dof = mdp.n_actions - 1
     decisive = likelihood_test(best, bias.log_likelihood, dof, n)
-    return GoalDirectedness(
+    directed = GoalDirectedness(
         log_likelihood_ratio_per_step=decisive.log_likelihood_ratio_per_step,
         likelihood_ratio_statistic=decisive.likelihood_ratio_statistic,
         degrees_of_freedom=dof,
@@ -169,6 +229,7 @@ def goal_directedness(
         inverse_temperature=both.inverse_temperature,
         action_bias=bias.action_probabilities,
     )
+    return directed, both
 
 
 def likelihood_test(model: float, null: float, dof: int, n_steps: int) -> LikelihoodTest:
@@ -218,18 +279,43 @@ class ActionData:
         )
 
 
+Logits = Callable[[float], np.ndarray]
+"""beta -> (U, A) log pi_t(. | s) of the soft-optimal policy of beta * r at the data's (t, s)."""
+
+
+def behaviour_logits(
+    mdp: TabularMDP,
+    data: "ActionData",
+    reward: PlanningReward,
+    dynamics: SparseDynamics | None = None,
+) -> Logits:
+    """The soft-optimal logits of the scaled reward at the visited (t, s) pairs, one streamed
+    backward pass per inverse temperature (remembered, so fits of one reward share them)."""
+    dynamics = planning_dynamics(mdp) if dynamics is None else dynamics
+    scaled = reward.scaled()
+
+    @lru_cache(maxsize=LOGITS_REMEMBERED)
+    def logits(beta: float) -> np.ndarray:
+        return soft_logits_at(dynamics, scaled, times=data.times, states=data.states, beta=beta)
+
+    return logits
+
+
 def fit_behaviour(
     mdp: TabularMDP,
-    data: ActionData,
-    reward: np.ndarray | None,
+    data: "ActionData",
+    reward: "np.ndarray | PlanningReward | None",
     *,
     bias: bool = True,
+    logits: Logits | None = None,
+    dynamics: SparseDynamics | None = None,
 ) -> BehaviourFit:
     """Maximum-likelihood beta >= 0 (and bias b, if `bias`) of pi ∝ exp(Q_soft[beta r] + b).
 
-    reward: (S, A, S), or None for the bias-only model (closed form: the action frequencies).
-    beta is found on a geometric grid refined by a bounded scalar search in log(beta); for each
-    beta the bias is a concave (multinomial-logit) fit.
+    reward: dense (S, A, S), a PlanningReward, or None for the bias-only model (closed form: the
+    action frequencies). `logits` (from behaviour_logits) shares plans between fits of one
+    reward. beta is found on a geometric grid refined by a bounded scalar search in log(beta);
+    for each beta the bias is a concave (multinomial-logit) fit.
     """
     n_actions = mdp.n_actions
     uniform = np.zeros(n_actions)
@@ -239,17 +325,17 @@ def fit_behaviour(
         with np.errstate(divide="ignore", invalid="ignore"):
             ll = float(np.sum(np.where(totals > 0, totals * np.log(frequencies), 0.0)))
         return BehaviourFit(ll, 0.0, tuple(float(f) for f in frequencies))
-    spread = float(reward.max() - reward.min())
-    expected = expected_rewards(mdp, reward / spread if spread > 0 else np.zeros_like(reward))
+    planning = PlanningReward.of(mdp, reward)
+    logits = behaviour_logits(mdp, data, planning, dynamics) if logits is None else logits
 
     def profile(beta: float) -> tuple[float, np.ndarray]:
         """(log-likelihood, bias) at inverse temperature beta, the bias fitted if asked."""
-        logits = _soft_logits(mdp, expected, beta)[data.times, data.states]
-        return _fit_bias(logits, data.counts) if bias else (_score(logits, data.counts), uniform)
+        at = logits(beta)
+        return _fit_bias(at, data.counts) if bias else (_score(at, data.counts), uniform)
 
     results = {beta: profile(beta) for beta in _BETA_GRID}
     best_beta = max(results, key=lambda beta: results[beta][0])
-    if spread > 0 and best_beta > 0:
+    if planning.spread > 0 and best_beta > 0:
         lo = max(best_beta / 4, _BETA_GRID[1] / 4)
         hi = min(best_beta * 4, MAX_INVERSE_TEMPERATURE)
         found = scipy.optimize.minimize_scalar(
@@ -265,22 +351,6 @@ def fit_behaviour(
     ll, b = results[best_beta]
     probabilities = scipy.special.softmax(b)
     return BehaviourFit(float(ll), best_beta, tuple(float(p) for p in probabilities))
-
-
-def _soft_logits(mdp: TabularMDP, expected: np.ndarray, beta: float) -> np.ndarray:
-    """(H, S, A) log pi of the soft-optimal policy for beta * reward, given r(s, a) (S, A).
-
-    irl.planning.soft_optimal_policy's backup, kept in log space (no underflow to log 0).
-    """
-    r = beta * expected
-    logits = np.empty((mdp.horizon, mdp.n_states, mdp.n_actions))
-    values = np.zeros(mdp.n_states)
-    for t in reversed(range(mdp.horizon)):
-        q = r + mdp.discount * np.asarray(mdp.transitions @ values).reshape(r.shape)
-        log_partition = _logsumexp(q)
-        logits[t] = q - log_partition[:, None]
-        values = log_partition
-    return logits
 
 
 def _logsumexp(x: np.ndarray) -> np.ndarray:
@@ -351,16 +421,43 @@ def optimisation_power(
     n_samples: int = DEFAULT_MONTE_CARLO_SAMPLES,
     max_exact_support: int = DEFAULT_MAX_EXACT_SUPPORT,
 ) -> OptimisationPower:
-    """Bits of optimisation the demonstrations show under `reward` (S, A, S).
+    """Bits of optimisation the demonstrations show under a dense `reward` (S, A, S)
+    (power_of_returns with the reward's lookups and the trajectories' mean return)."""
+    return power_of_returns(
+        mdp,
+        lambda s, a, s_next: reward[s, a, s_next],
+        magnitude=float(np.abs(reward).max()),
+        demo=float(discounted_returns(mdp, reward, trajectories).mean()),
+        starts=start_distribution(mdp, trajectories),
+        rng=rng,
+        n_samples=n_samples,
+        max_exact_support=max_exact_support,
+    )
 
-    The random policy starts where the demonstrations started (their empirical start-state
+
+TransitionReward = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""(states, actions, next_states) -> R(s, a, s') of K transitions."""
+
+
+def power_of_returns(
+    mdp: TabularMDP,
+    reward: TransitionReward,
+    *,
+    magnitude: float,
+    demo: float,
+    starts: np.ndarray,
+    rng: np.random.Generator,
+    n_samples: int = DEFAULT_MONTE_CARLO_SAMPLES,
+    max_exact_support: int = DEFAULT_MAX_EXACT_SUPPORT,
+) -> OptimisationPower:
+    """Bits of optimisation in a mean return `demo` under `reward` (largest |R|: `magnitude`).
+
+    The random policy starts from `starts` (S,) (the demonstrations' empirical start-state
     distribution) and acts uniformly for the full horizon. Its return distribution is computed
     exactly when it has at most `max_exact_support` distinct (state, partial return) pairs at
     every step, otherwise estimated from `n_samples` rollouts drawn with `rng`.
     """
-    demo = float(discounted_returns(mdp, reward, trajectories).mean())
-    starts = start_distribution(mdp, trajectories)
-    tolerance = RETURN_RESOLUTION * max(1.0, mdp.horizon * float(np.abs(reward).max()))
+    tolerance = RETURN_RESOLUTION * max(1.0, mdp.horizon * magnitude)
     exact = _exact_return_distribution(mdp, reward, starts, tolerance, max_exact_support)
     if exact is not None:
         values, probabilities = exact
@@ -395,7 +492,12 @@ def start_distribution(mdp: TabularMDP, trajectories: TrajectorySet) -> np.ndarr
 
 
 def random_policy_returns(
-    mdp: TabularMDP, reward: np.ndarray, starts: np.ndarray, *, n: int, rng: np.random.Generator
+    mdp: TabularMDP,
+    reward: TransitionReward,
+    starts: np.ndarray,
+    *,
+    n: int,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """(n,) float64 discounted returns of uniform-random rollouts from `starts` (S,)."""
     transitions = mdp.transitions
@@ -411,14 +513,14 @@ def random_policy_returns(
         index = np.searchsorted(cumulative, u, side="right")
         index = np.clip(index, transitions.indptr[rows], transitions.indptr[rows + 1] - 1)
         next_states = transitions.indices[index]
-        returns += mdp.discount**t * reward[states, actions, next_states]
+        returns += mdp.discount**t * reward(states, actions, next_states)
         states = next_states
     return returns
 
 
 def _exact_return_distribution(
     mdp: TabularMDP,
-    reward: np.ndarray,
+    reward: TransitionReward,
     starts: np.ndarray,
     resolution: float,
     max_support: int,
@@ -434,7 +536,7 @@ def _exact_return_distribution(
     branch_action = (coo.row % mdp.n_actions)[order]
     branch_next = coo.col[order]
     branch_p = coo.data[order] / mdp.n_actions
-    branch_r = reward[branch_state, branch_action, branch_next]
+    branch_r = reward(branch_state, branch_action, branch_next)
     first = np.searchsorted(branch_state, np.arange(mdp.n_states))
     count = np.bincount(branch_state, minlength=mdp.n_states)
     states = np.flatnonzero(starts > 0)

@@ -16,11 +16,21 @@ from typing import Any
 
 import numpy as np
 
-from irl.divergence import epic_distance
+from irl.algorithms.fast_mce import SparseDynamics
+from irl.divergence.sparse import sparse_epic_distance
 from irl.environments.tabular import TabularMDP
 from irl.errors import InvalidInputError
-from irl.goal_directedness import ActionData, LikelihoodTest, fit_behaviour, likelihood_test
-from irl.rewards import LinearReward, TabularReward, reward_array
+from irl.goal_directedness import (
+    ActionData,
+    BehaviourFit,
+    LikelihoodTest,
+    PlanningReward,
+    fit_behaviour,
+    likelihood_test,
+)
+from irl.planning_sparse import planning_dynamics
+from irl.rewards import LinearReward, TabularReward
+from irl.rewards_sparse import TransitionSupport, sparse_reward
 from irl.trajectories import TrajectorySet
 
 TRAINING = "training"
@@ -86,6 +96,7 @@ def default_candidates(
     named: Mapping[str, TabularReward | LinearReward] | None = None,
     *,
     features: bool = True,
+    support: TransitionSupport | None = None,
 ) -> tuple[Candidate, ...]:
     """The training reward, the named goals, and (with `features`) each single feature.
 
@@ -94,6 +105,7 @@ def default_candidates(
     equals ("door" rather than "training"). Features are offered only while the candidates stay
     within MAX_CANDIDATES (not, e.g., the one-hot state indicators of a large environment).
     """
+    support = TransitionSupport.of(mdp) if support is None else support
     named = dict(named or {})
     if len(named) + 1 > MAX_CANDIDATES:
         raise InvalidInputError.at("goals", f"at most {MAX_CANDIDATES - 1} named goals")
@@ -101,15 +113,15 @@ def default_candidates(
     singles = (
         {name: LinearReward({name: 1.0}) for name in mdp.feature_names} if features and room else {}
     )
-    training_key = _standardised(training, mdp)
+    training_key = _standardised(training, mdp, support)
     training_name = next(
-        (name for name, r in singles.items() if _standardised(r, mdp) == training_key),
+        (name for name, r in singles.items() if _standardised(r, mdp, support) == training_key),
         TRAINING,
     )
     chosen: list[Candidate] = [Candidate(training_name, training, training=True)]
     seen = {training_key}
     for name, reward in [*named.items(), *singles.items()]:
-        key = _standardised(reward, mdp)
+        key = _standardised(reward, mdp, support)
         if key in seen or any(c.name == name for c in chosen):
             continue
         seen.add(key)
@@ -122,26 +134,36 @@ def fit_hypotheses(
     trajectories: TrajectorySet,
     candidates: Sequence[Candidate],
     *,
-    free_reward: np.ndarray,
+    free_reward: np.ndarray | PlanningReward,
     free_parameters: int,
     far_epic: float,
+    free_fit: BehaviourFit | None = None,
+    support: TransitionSupport | None = None,
+    dynamics: SparseDynamics | None = None,
 ) -> Hypotheses:
     """Fit beta and bias per candidate; posterior over candidates; free fit against the best.
 
-    free_reward: (S, A, S) the IRL fit; free_parameters: its number of reward parameters.
+    free_reward: the IRL fit (dense (S, A, S) or PlanningReward); free_parameters: its number of
+    reward parameters; free_fit: its behaviour fit, when already made
+    (irl.goal_directedness.directed_behaviour). Candidates are planned with streamed passes on
+    `support` and `dynamics` (built from the MDP when not given).
     """
     if not candidates:
         raise InvalidInputError.at("goals", "no candidate goal")
+    support = TransitionSupport.of(mdp) if support is None else support
+    dynamics = planning_dynamics(mdp) if dynamics is None else dynamics
     data = ActionData.of(mdp, trajectories)
     n = max(data.n_steps, 1)
     training = next((c for c in candidates if c.training), candidates[0])
-    r_training = reward_array(training.reward, mdp)
+    r_training = sparse_reward(training.reward, mdp, support)
     fits = []
     for candidate in candidates:
-        r = reward_array(candidate.reward, mdp)
-        fit = fit_behaviour(mdp, data, r)
+        r = sparse_reward(candidate.reward, mdp, support)
+        fit = fit_behaviour(mdp, data, PlanningReward.of_sparse(r, support), dynamics=dynamics)
         distance = (
-            0.0 if candidate is training else epic_distance(r, r_training, discount=mdp.discount)
+            0.0
+            if candidate is training
+            else sparse_epic_distance(r, r_training, discount=mdp.discount, support=support)
         )
         fits.append((candidate, fit, distance))
     ll = np.array([fit.log_likelihood for _, fit, _ in fits])
@@ -162,7 +184,9 @@ def fit_hypotheses(
     ]
     order = sorted(range(len(results)), key=lambda i: (-results[i].posterior, i))
     ranked = tuple(results[i] for i in order)
-    free = fit_behaviour(mdp, data, free_reward)
+    free = (
+        fit_behaviour(mdp, data, free_reward, dynamics=dynamics) if free_fit is None else free_fit
+    )
     return Hypotheses(
         candidates=ranked,
         best=ranked[0].name,
@@ -177,9 +201,12 @@ def fit_hypotheses(
     )
 
 
-def _standardised(reward: TabularReward | LinearReward, mdp: TabularMDP) -> bytes:
-    """A key equal for rewards that differ by a positive scale and a constant."""
-    values = reward_array(reward, mdp).ravel()
+def _standardised(
+    reward: TabularReward | LinearReward, mdp: TabularMDP, support: TransitionSupport
+) -> bytes:
+    """A key equal for rewards that differ by a positive scale and a constant on the MDP's
+    transitions (where they explain behaviour identically)."""
+    values = sparse_reward(reward, mdp, support).on_transitions(support)
     centred = values - values.mean()
     scale = float(np.abs(centred).max())
     shown = centred / scale if scale > 0 else centred

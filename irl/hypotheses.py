@@ -24,7 +24,9 @@ from irl.goal_directedness import (
     ActionData,
     BehaviourFit,
     LikelihoodTest,
+    Logits,
     PlanningReward,
+    behaviour_logits,
     fit_behaviour,
     likelihood_test,
 )
@@ -38,6 +40,9 @@ TRAINING = "training"
 MAX_CANDIDATES = 32
 """Most candidates one report fits (each costs one behaviour fit, about 20 plans)."""
 STANDARDISED_DECIMALS = 9
+WARM_PLANS_REMEMBERED = 8
+"""Plans (inverse temperatures) kept per candidate across bootstrap resamples: the local
+search's points around the full data's beta recur from one resample to the next."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,42 @@ class Hypotheses:
         }
 
 
+@dataclass(frozen=True, eq=False)
+class WarmCandidates:
+    """What the candidates' fits on a bootstrap resample reuse from the full data: its (t, s)
+    pairs, each candidate's plans there (kept across resamples) and fitted beta."""
+
+    rows: ActionData
+    logits: tuple[Logits, ...]
+    inverse_temperatures: tuple[float, ...]
+
+    @classmethod
+    def of(
+        cls,
+        mdp: TabularMDP,
+        trajectories: TrajectorySet,
+        candidates: Sequence[Candidate],
+        fitted: Hypotheses,
+        *,
+        support: TransitionSupport,
+        dynamics: SparseDynamics,
+    ) -> "WarmCandidates":
+        """From the full data's hypotheses (`fitted`, of these candidates)."""
+        rows = ActionData.of(mdp, trajectories)
+        beta = {fit.name: fit.inverse_temperature for fit in fitted.candidates}
+        plans = tuple(
+            behaviour_logits(
+                mdp,
+                rows,
+                PlanningReward.of_sparse(sparse_reward(c.reward, mdp, support), support),
+                dynamics,
+                remember=WARM_PLANS_REMEMBERED,
+            )
+            for c in candidates
+        )
+        return cls(rows, plans, tuple(beta[c.name] for c in candidates))
+
+
 def default_candidates(
     mdp: TabularMDP,
     training: TabularReward | LinearReward,
@@ -140,26 +181,35 @@ def fit_hypotheses(
     free_fit: BehaviourFit | None = None,
     support: TransitionSupport | None = None,
     dynamics: SparseDynamics | None = None,
+    warm: "WarmCandidates | None" = None,
 ) -> Hypotheses:
     """Fit beta and bias per candidate; posterior over candidates; free fit against the best.
 
     free_reward: the IRL fit (dense (S, A, S) or PlanningReward); free_parameters: its number of
     reward parameters; free_fit: its behaviour fit, when already made
     (irl.goal_directedness.directed_behaviour). Candidates are planned with streamed passes on
-    `support` and `dynamics` (built from the MDP when not given).
+    `support` and `dynamics` (built from the MDP when not given); a bootstrap resample passes
+    `warm` (the full data's pairs, plans and inverse temperatures).
     """
     if not candidates:
         raise InvalidInputError.at("goals", "no candidate goal")
     support = TransitionSupport.of(mdp) if support is None else support
     dynamics = planning_dynamics(mdp) if dynamics is None else dynamics
-    data = ActionData.of(mdp, trajectories)
+    data = ActionData.of(mdp, trajectories, rows=None if warm is None else warm.rows)
     n = max(data.n_steps, 1)
     training = next((c for c in candidates if c.training), candidates[0])
     r_training = sparse_reward(training.reward, mdp, support)
     fits = []
-    for candidate in candidates:
+    for i, candidate in enumerate(candidates):
         r = sparse_reward(candidate.reward, mdp, support)
-        fit = fit_behaviour(mdp, data, PlanningReward.of_sparse(r, support), dynamics=dynamics)
+        fit = fit_behaviour(
+            mdp,
+            data,
+            PlanningReward.of_sparse(r, support),
+            dynamics=dynamics,
+            logits=None if warm is None else warm.logits[i],
+            around=None if warm is None else warm.inverse_temperatures[i],
+        )
         distance = (
             0.0
             if candidate is training

@@ -17,6 +17,7 @@ from irl.hypotheses import default_candidates
 from irl.identifiability import IdentifiabilityReport, reachable_identifiability
 from irl.report.sparse import (
     ConcreteReward,
+    Resampling,
     SparseReference,
     sparse_measure,
     sparse_metrics,
@@ -124,10 +125,11 @@ def exact_report(
     uncertainty = None
     epic_interval: tuple[float, float] | None = None
     if refit is not None:
+        warm = Resampling.of(prepared, trajectories, candidates, point)
         resampled = bootstrap(
             trajectories=trajectories,
             refit=refit,
-            evaluate=lambda ts, reward: evaluate(ts, reward).evidence,
+            evaluate=lambda ts, reward: evaluate(ts, reward, warm=warm).evidence,
             rng=rng,
             n_bootstrap=n_bootstrap,
             thresholds=thresholds,

@@ -1,11 +1,13 @@
 """The sparse report backend: the exact report's numbers without an (S, A, S) array.
 
 `SparseReference` holds what does not depend on the trajectories or the inferred reward (the
-transition support, the reference reward and its optimal and uniform-random returns), so the
-bootstrap measures each resample with one streamed backward pass (O(H * nnz) time, O(S * A)
-memory): `sparse_measure` returns what irl.report.exact.measure returns, number for number.
-`sparse_metrics` is the report's `metrics` (irl.divergence.distances of the dense pair) and
-`report_memory_bytes` estimates the peak memory of the whole report up front.
+transition support, the reference reward and its optimal and uniform-random returns), and
+`Resampling` what a bootstrap resample reuses from the full data (its (t, s) pairs, the fitted
+inverse temperatures, the named goals' plans). `sparse_measure` gives the verdict's evidence
+with streamed backward passes (O(H * nnz) time, O(S * A) memory per pass),
+`sparse_metrics` the report's distances (irl.divergence.distances of the dense pair, without
+it), `sparse_power` the optimisation power, and `report_memory_bytes` estimates the peak memory
+of the whole report up front.
 """
 
 from collections.abc import Sequence
@@ -24,6 +26,7 @@ from irl.divergence.sparse import (
 from irl.environments.tabular import TabularMDP
 from irl.goal_directedness import (
     DEFAULT_MONTE_CARLO_SAMPLES,
+    ActionData,
     GoalDirectedness,
     OptimisationPower,
     PlanningReward,
@@ -31,7 +34,7 @@ from irl.goal_directedness import (
     power_of_returns,
     start_distribution,
 )
-from irl.hypotheses import Candidate, fit_hypotheses
+from irl.hypotheses import Candidate, WarmCandidates, fit_hypotheses
 from irl.planning import NormalizedReturn
 from irl.planning_sparse import planning_dynamics, reward_passes
 from irl.rewards import LinearReward, TabularReward
@@ -142,6 +145,7 @@ def sparse_measure(
     *,
     candidates: Sequence[Candidate] = (),
     far_epic: float = DEFAULT_THRESHOLDS.far_epic,
+    warm: "Resampling | None" = None,
 ) -> Measured:
     """The verdict's evidence without dense arrays: EPIC (closed form), normalised returns under
     the training and inferred rewards, the goal-directedness tests and the named-goal
@@ -149,6 +153,9 @@ def sparse_measure(
 
     One backward pass gives the inferred reward's optimal and uniform values; the reference's
     come from `reference`; the reward-with-bias fit is shared with the hypotheses' free fit.
+    A bootstrap resample passes `warm` (Resampling.of the full data's measurement): its
+    behaviour fits search near the full data's inverse temperatures and the candidates' plans
+    are reused.
     """
     mdp, support = reference.mdp, reference.support
     reward = as_sparse(inferred, mdp, support)
@@ -171,6 +178,8 @@ def sparse_measure(
         planning,
         n_parameters=reference.n_parameters,
         dynamics=reference.dynamics,
+        rows=None if warm is None else warm.rows,
+        around=None if warm is None else warm.inverse_temperature,
     )
     hypotheses = None
     if candidates:
@@ -184,6 +193,7 @@ def sparse_measure(
             free_fit=free_fit,
             support=support,
             dynamics=reference.dynamics,
+            warm=None if warm is None else warm.candidates,
         )
     evidence = Evidence(
         normalized_training_return=under_training.normalized,
@@ -195,6 +205,40 @@ def sparse_measure(
         hypotheses=hypotheses,
     )
     return Measured(evidence, directed, under_training, under_inferred)
+
+
+@dataclass(frozen=True, eq=False)
+class Resampling:
+    """What the measurement of a bootstrap resample reuses from the full data's: its (t, s)
+    pairs (a resample visits no others), the behaviour fit's inverse temperature, and the
+    candidates' plans and temperatures."""
+
+    rows: ActionData
+    inverse_temperature: float
+    candidates: WarmCandidates | None
+
+    @classmethod
+    def of(
+        cls,
+        reference: SparseReference,
+        trajectories: TrajectorySet,
+        candidates: Sequence[Candidate],
+        point: Measured,
+    ) -> "Resampling":
+        """From the full data's measurement `point` (with these candidates)."""
+        mdp = reference.mdp
+        warm = None
+        if candidates and point.evidence.hypotheses is not None:
+            warm = WarmCandidates.of(
+                mdp,
+                trajectories,
+                candidates,
+                point.evidence.hypotheses,
+                support=reference.support,
+                dynamics=reference.dynamics,
+            )
+        rows = warm.rows if warm is not None else ActionData.of(mdp, trajectories)
+        return cls(rows, point.directed.inverse_temperature, warm)
 
 
 def sparse_power(

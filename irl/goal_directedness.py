@@ -48,6 +48,9 @@ MAX_INVERSE_TEMPERATURE = 256.0
 the policy is deterministic to double precision on the rewards' scale)."""
 MAX_ABS_BIAS = 30.0
 """Bound on the action-bias logits: e^-30 ~ 1e-13 is 'never' at any realistic data size."""
+MAX_BIAS_STEP = 4.0
+"""Largest change of a bias logit in one Newton step (a factor e^4 ~ 55 in odds)."""
+BIAS_HALVINGS = 30
 _BETA_GRID = (0.0, 1 / 16, 1 / 4, 1.0, 4.0, 16.0, 64.0, 256.0)
 LOGITS_REMEMBERED = 2 * len(_BETA_GRID)
 LOCAL_RATIO = float(np.sqrt(2.0))
@@ -352,11 +355,21 @@ def fit_behaviour(
         return BehaviourFit(ll, 0.0, tuple(float(f) for f in frequencies))
     planning = PlanningReward.of(mdp, reward)
     logits = behaviour_logits(mdp, data, planning, dynamics) if logits is None else logits
+    visited = data.counts.sum(axis=1) > 0
+    every = bool(visited.all())
+    counts = data.counts if every else data.counts[visited]
+    last = [uniform]
 
     def profile(beta: float) -> tuple[float, np.ndarray]:
-        """(log-likelihood, bias) at inverse temperature beta, the bias fitted if asked."""
-        at = logits(beta)
-        return _fit_bias(at, data.counts) if bias else (_score(at, data.counts), uniform)
+        """(log-likelihood, bias) at inverse temperature beta, the bias fitted if asked (from
+        the last fitted bias: neighbouring betas have close ones). Rows without actions (pairs
+        a resample does not visit) are left out."""
+        at = logits(beta) if every else logits(beta)[visited]
+        if not bias:
+            return _score(at, counts), uniform
+        fitted = _fit_bias(at, counts, last[0])
+        last[0] = fitted[1]
+        return fitted
 
     if around is not None and around > 0 and planning.spread > 0:
         results = _local_search(profile, around)
@@ -448,37 +461,59 @@ def _score(logits: np.ndarray, counts: np.ndarray) -> float:
     return float(np.sum(counts * log_p))
 
 
-def _fit_bias(logits: np.ndarray, counts: np.ndarray) -> tuple[float, np.ndarray]:
+def _fit_bias(
+    logits: np.ndarray, counts: np.ndarray, start: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
     """(log-likelihood, b) maximising sum counts * log softmax(logits + b): concave in b.
 
-    Damped Newton steps on b (the first action's bias fixed at 0; the others within
-    +-MAX_ABS_BIAS, which also bounds the bias of actions never taken).
+    Damped Newton steps on b from `start` (zeros by default; the first action's bias fixed at 0,
+    the others within +-MAX_ABS_BIAS, which also bounds the bias of actions never taken), each
+    capped and halved until it improves the likelihood, stopped when a step's predicted gain (the
+    Newton decrement) is below 1e-10 of the value: the maximum whatever the start.
     """
     totals = counts.sum(axis=0)
     rows = counts.sum(axis=1)
     n_actions = logits.shape[1]
-    b = np.zeros(n_actions)
-    value = _score(logits, counts)
+    b = np.zeros(n_actions) if start is None else start.copy()
+    log_p = _log_softmax(logits + b)
+    value = float(np.sum(counts * log_p))
     for _ in range(50):
-        shifted = logits + b
-        p = np.exp(shifted - _logsumexp(shifted)[:, None])
+        p = np.exp(log_p)
         gradient = (totals - rows @ p)[1:]
         weighted = p * rows[:, None]
         hessian = (weighted.T @ p - np.diag(weighted.sum(axis=0)))[1:, 1:]
         hessian -= 1e-9 * max(float(rows.sum()), 1.0) * np.eye(n_actions - 1)
+        # Biases held at a bound by a gradient pointing outwards stay there.
+        inner = b[1:]
+        free = ~(
+            ((inner >= MAX_ABS_BIAS) & (gradient > 0)) | ((inner <= -MAX_ABS_BIAS) & (gradient < 0))
+        )
         step = np.zeros(n_actions)
-        step[1:] = -np.linalg.solve(hessian, gradient)
+        step[1:][free] = -np.linalg.solve(hessian[np.ix_(free, free)], gradient[free])
+        if float(gradient @ step[1:]) <= 2e-10 * max(abs(value), 1.0):
+            break
+        # A near-deterministic fit makes the Hessian nearly singular and the step huge: cap it
+        # at MAX_BIAS_STEP, then halve it until the likelihood improves (it must: concave).
+        length = float(np.abs(step).max())
+        if length > MAX_BIAS_STEP:
+            step *= MAX_BIAS_STEP / length
         improved = False
-        for scale in (1.0, 0.5, 0.25, 0.125, 0.0625):
+        for scale in 0.5 ** np.arange(BIAS_HALVINGS):
             trial = np.clip(b + scale * step, -MAX_ABS_BIAS, MAX_ABS_BIAS)
-            trial_value = _score(logits + trial, counts)
+            trial_log_p = _log_softmax(logits + trial)
+            trial_value = float(np.sum(counts * trial_log_p))
             if trial_value > value:
-                b, improved = trial, trial_value - value > 1e-10 * max(abs(value), 1.0)
-                value = trial_value
+                improved = trial_value - value > 1e-10 * max(abs(value), 1.0)
+                b, log_p, value = trial, trial_log_p, trial_value
                 break
         if not improved:
             break
     return value, b
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise log softmax of (U, A)."""
+    return np.asarray(x - _logsumexp(x)[:, None])
 
 
 def preference_gain(n_actions: int, odds: float) -> float:

@@ -262,7 +262,9 @@ def test_report_numbers_agree_with_the_dense_oracle(
     exact = kind != "full"
     for name in ("log_likelihood_ratio_per_step", "likelihood_ratio_statistic"):
         mine, theirs = getattr(directed, name), getattr(oracle, name)
-        assert close(mine, theirs) if exact else math.isclose(mine, theirs, abs_tol=1e-4), name
+        assert close(mine, theirs) if exact else math.isclose(mine, theirs, abs_tol=1e-4), (
+            name, mine, theirs, kind
+        )
     assert directed.degrees_of_freedom == oracle.degrees_of_freedom
     for test in ("goal_versus_uniform", "bias_versus_uniform", "bias_beyond_goal"):
         mine, theirs = getattr(directed, test), getattr(oracle, test)

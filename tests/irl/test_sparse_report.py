@@ -263,7 +263,10 @@ def test_report_numbers_agree_with_the_dense_oracle(
     for name in ("log_likelihood_ratio_per_step", "likelihood_ratio_statistic"):
         mine, theirs = getattr(directed, name), getattr(oracle, name)
         assert close(mine, theirs) if exact else math.isclose(mine, theirs, abs_tol=1e-4), (
-            name, mine, theirs, kind
+            name,
+            mine,
+            theirs,
+            kind,
         )
     assert directed.degrees_of_freedom == oracle.degrees_of_freedom
     for test in ("goal_versus_uniform", "bias_versus_uniform", "bias_beyond_goal"):

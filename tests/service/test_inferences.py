@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 
 from irl.divergence import METRICS
+from service.app import create_app
 from service.core import artifacts
 from service.core.db import unit_of_work
 from service.core.models import Artifact
-from service.app import create_app
 from service.core.settings import Settings
 from service.inferences import repository
 from tests.service.conftest import Queue

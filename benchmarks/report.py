@@ -34,12 +34,14 @@ from irl.divergence import ExactPair, distances, epic_distance
 from irl.environments import TabularMDP
 from irl.environments.maze import generate_maze
 from irl.goal_directedness import goal_directedness, optimisation_power
+from irl.hypotheses import default_candidates, fit_hypotheses
 from irl.planning import normalized_return
 from irl.report import exact_report
 from irl.report.sparse import report_memory_bytes
 from irl.rewards import LinearReward, TabularReward, reward_array
 from irl.trajectories import TrajectorySet
 from irl.uncertainty import resample
+from irl.verdict import DEFAULT_THRESHOLDS
 
 N_TRAJECTORIES = 50
 T = TypeVar("T")
@@ -107,16 +109,26 @@ def sparse_report(
 def dense_report(
     mdp: TabularMDP, ts: TrajectorySet, inferred: LinearReward | TabularReward, n_bootstrap: int
 ) -> None:
-    """The dense reference, as the report was before the sparse backend: (S, A, S) reward
-    arrays for every distance, return and likelihood, cold refits for the bootstrap (the named
-    goals, which the dense report also fitted per resample, are left out: a lower bound)."""
+    """The dense reference, as the report ran before the sparse backend: (S, A, S) reward
+    arrays for every distance, return and optimisation power, cold refits for the bootstrap,
+    and the goal-directedness tests and named goals fitted afresh on every resample (their
+    soft-optimal plans are streamed here too, so this is a lower bound on the old report)."""
     r_reference = reward_array(TRUE_REWARD, mdp)
+    candidates = default_candidates(mdp, TRUE_REWARD)
 
     def measure(sample: TrajectorySet, reward: LinearReward | TabularReward) -> None:
         r = reward_array(reward, mdp)
         normalized_return(mdp, r_reference, sample)
         normalized_return(mdp, r, sample)
         goal_directedness(mdp, sample, r, n_parameters=N_PARAMETERS)
+        fit_hypotheses(
+            mdp,
+            sample,
+            candidates,
+            free_reward=r,
+            free_parameters=N_PARAMETERS,
+            far_epic=DEFAULT_THRESHOLDS.far_epic,
+        )
         epic_distance(r, r_reference, discount=mdp.discount)
 
     measure(ts, inferred)

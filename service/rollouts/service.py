@@ -14,7 +14,8 @@ from irl.environments import TabularMDP
 from irl.errors import Problem
 from irl.identifiability import identifiability
 from irl.io.trajectories import check_tabular, from_npz_bytes, parse_trajectories, to_npz_bytes
-from irl.rewards import LinearReward, TabularReward, reward_array, reward_to_spec
+from irl.rewards import LinearReward, TabularReward, reward_to_spec
+from irl.rewards_sparse import TransitionSupport, sparse_reward
 from irl.trajectories import TrajectorySet, concatenate
 from service.core import artifacts
 from service.core.errors import ConflictError, NotFoundError
@@ -38,10 +39,9 @@ def _per_trajectory(
     if ts.rews is not None:
         parts["observed_return"] = ts.discounted_returns(ts.rews, discount)
     if mdp is not None and training is not None:
-        s, a, s_next = ts.transitions()
-        parts["training_return"] = ts.discounted_returns(
-            reward_array(training, mdp)[s, a, s_next], discount
-        )
+        support = TransitionSupport.of(mdp)
+        rewards = sparse_reward(training, mdp, support).at(support, *ts.transitions())
+        parts["training_return"] = ts.discounted_returns(rewards, discount)
     return parts
 
 

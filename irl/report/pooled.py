@@ -64,7 +64,7 @@ def per_environment(
     rows = []
     for k, own in enumerate(split_trajectories(pooled, trajectories)):
         mdp = pooled.block(k)
-        counts = {
+        counts: dict[str, Any] = {
             "environment": k,
             "name": pooled.names[k],
             "n_states": mdp.n_states,

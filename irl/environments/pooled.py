@@ -98,13 +98,33 @@ def pool(
 
 
 def to_pooled_states(
-    trajectories: TrajectorySet, environment: np.ndarray, offsets: np.ndarray
+    trajectories: TrajectorySet,
+    environment: np.ndarray,
+    offsets: np.ndarray,
+    *,
+    loc: str = "trajectories",
 ) -> TrajectorySet:
     """The trajectories with each one's states (indices in its own environment) offset into
-    the pooled MDP; `environment` is (n_traj,) int64, the environment of each trajectory."""
-    shift = np.repeat(offsets[environment], trajectories.lengths + 1)
+    the pooled MDP; `environment` is (n_traj,) int64, the environment of each trajectory.
+
+    A state index outside its own environment is refused (it would land in another block).
+    """
+    if trajectories.obs.ndim != 1:
+        raise InvalidInputError.at(loc, "pooled environments are tabular: obs must be indices")
+    per_obs = np.repeat(environment, trajectories.lengths + 1)
+    sizes = np.diff(offsets)
+    bad = (trajectories.obs < 0) | (trajectories.obs >= sizes[per_obs])
+    if bad.any():
+        index = int(np.flatnonzero(bad)[0])
+        i = int(np.searchsorted(trajectories.obs_starts, index, side="right")) - 1
+        k = int(environment[i])
+        raise InvalidInputError.at(
+            f"{loc}[{i}].obs[{index - int(trajectories.obs_starts[i])}]",
+            f"state index {trajectories.obs[index]} out of range [0, {sizes[k]}) of its "
+            f"environment {k}",
+        )
     return TrajectorySet(
-        obs=trajectories.obs + shift,
+        obs=trajectories.obs + offsets[per_obs],
         acts=trajectories.acts,
         rews=trajectories.rews,
         terminal=trajectories.terminal,

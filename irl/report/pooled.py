@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from irl.environments.pooled import PooledMDP, split_trajectories
-from irl.report import ConcreteReward, Exact, build_report, fits_exact
+from irl.report import ConcreteReward, Exact, build_report, fits_exact, reward_parameters
 from irl.rewards import LinearReward, TabularReward
 from irl.trajectories import TrajectorySet
 from irl.verdict import Behaviour, Verdict
@@ -57,10 +57,11 @@ def per_environment(
     *,
     inferred: ConcreteReward,
     reference: ConcreteReward,
-    n_parameters: int,
+    reward_model: str,
     rng: np.random.Generator,
 ) -> tuple[EnvironmentBreakdown, ...]:
-    """One row per environment of `pooled` (trajectories in pooled state indices)."""
+    """One row per environment of `pooled` (trajectories in pooled state indices); the
+    likelihood test counts the free parameters of `reward_model` in that environment."""
     rows = []
     for k, own in enumerate(split_trajectories(pooled, trajectories)):
         mdp = pooled.block(k)
@@ -79,7 +80,7 @@ def per_environment(
             mdp,
             _block_reward(inferred, pooled, k),
             _block_reward(reference, pooled, k),
-            n_parameters,
+            reward_parameters(reward_model, mdp),
             feature_goals=False,
         )
         report = build_report(

@@ -126,7 +126,7 @@ def test_breakdown_has_one_row_per_environment_with_its_own_counts() -> None:
         to_pooled_states(both, environment, pooled.offsets),
         inferred=LinearReward({"door": 2.0}),
         reference=LinearReward({"door": 3.0}),
-        n_parameters=3,
+        reward_model="linear",
         rng=np.random.default_rng(0),
     )
     assert [(r.name, r.n_states, r.n_trajectories) for r in rows] == [

@@ -50,6 +50,11 @@ async def test_pooled_inference_gives_the_pooled_verdict_and_one_row_per_environ
         assert row["epic"] < 0.3 and row["normalized_return"] > 0.5
         assert row["p_value"] < 0.05
 
+    page = await client.get(f"/inferences/{job.json()['id']}")
+    assert page.status_code == 200
+    table = page.text.split("data-environments", 1)[1].split("</table>", 1)[0]
+    assert "0. grid-2x3" in table and "1. grid-3x3" in table
+
 
 async def test_bulk_npz_upload_names_environments_in_a_member(client: httpx.AsyncClient) -> None:
     body = pooled_rollouts()

@@ -1,5 +1,7 @@
 """Pooled environments: the block-diagonal MDP, its trajectory split, and one fit over all."""
 
+import io
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,13 @@ from irl.environments import TabularMDP
 from irl.environments.pooled import pool, split_trajectories, to_pooled_states
 from irl.errors import InvalidInputError
 from irl.io.environments import parse_tabular_mdp
-from irl.io.trajectories import parse_trajectories
+from irl.io.trajectories import (
+    environment_indices,
+    from_npz_bytes,
+    parse_trajectories,
+    pooled_from_npz_bytes,
+    to_npz_bytes,
+)
 from irl.report.pooled import per_environment
 from irl.rewards import LinearReward
 from irl.trajectories import TrajectorySet, concatenate
@@ -137,3 +145,54 @@ def test_breakdown_has_one_row_per_environment_with_its_own_counts() -> None:
     assert rows[0].epic == pytest.approx(0.0, abs=1e-6)
     assert rows[1].normalized_return is not None and rows[1].normalized_return > 0.5
     assert rows[2].epic is None and rows[2].note == "no trajectories"
+
+
+def test_a_state_outside_its_own_environment_is_refused_where_it_is() -> None:
+    small, large = grid(2, 3), grid(3, 4)
+    ts = parse_trajectories([{"obs": [0, 1, 7], "acts": [4, 4]}, {"obs": [0, 1], "acts": [4]}])
+    offsets = pool([small, large], [1, 1]).offsets
+    with pytest.raises(InvalidInputError) as error:
+        to_pooled_states(ts, np.array([0, 1]), offsets)
+    [problem] = error.value.problems
+    assert problem.loc == "trajectories[0].obs[2]"
+    assert "out of range [0, 6) of its environment 0" in problem.msg
+
+
+def test_environment_indices_are_all_or_nothing_and_in_range() -> None:
+    items = [{"obs": [0, 1], "acts": [4], "environment": 1}, {"obs": [0, 1], "acts": [4]}]
+    with pytest.raises(InvalidInputError) as error:
+        environment_indices(items, n_environments=2)
+    assert error.value.problems[0].loc == "trajectories[1].environment"
+    with pytest.raises(InvalidInputError) as error:
+        environment_indices(items, n_environments=None)
+    assert error.value.problems[0].loc == "trajectories[0].environment"
+    items[1]["environment"] = True
+    with pytest.raises(InvalidInputError) as error:
+        environment_indices(items, n_environments=2)
+    assert error.value.problems[0].loc == "trajectories[1].environment"
+    items[1]["environment"] = 0
+    indices = environment_indices(items, n_environments=2)
+    assert indices is not None and indices.tolist() == [1, 0]
+
+
+def test_npz_environment_member_is_required_in_pooled_sets_and_refused_otherwise() -> None:
+    ts = parse_trajectories([{"obs": [0, 1], "acts": [4]}, {"obs": [2, 2], "acts": [0]}])
+    plain = to_npz_bytes(ts)
+    with pytest.raises(InvalidInputError) as error:
+        pooled_from_npz_bytes(plain, n_environments=2)
+    assert error.value.problems[0].loc == "file.environment"
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        obs=ts.obs,
+        acts=ts.acts,
+        terminal=ts.terminal,
+        lengths=ts.lengths,
+        environment=np.array([1, 0]),
+    )
+    named = buffer.getvalue()
+    _, environment = pooled_from_npz_bytes(named, n_environments=2)
+    assert environment.tolist() == [1, 0]
+    with pytest.raises(InvalidInputError) as error:
+        from_npz_bytes(named)
+    assert error.value.problems[0].loc == "trajectories.environment"

@@ -11,6 +11,7 @@ import pytest
 
 from tests.service.conftest import Queue
 from tests.service.pooled_data import grid_spec, pooled_npz, pooled_rollouts
+from tests.service.test_dashboard import assert_accessible
 
 
 async def _nothing_stored(client: httpx.AsyncClient) -> None:
@@ -35,6 +36,10 @@ async def test_pooled_inference_gives_the_pooled_verdict_and_one_row_per_environ
     assert _members(body) == [("grid-2x3", 6, 0, 6), ("grid-3x3", 9, 6, 10)]
     pooled_env = (await client.get(f"/v1/environments/{body['environment_id']}")).json()
     assert (pooled_env["n_states"], pooled_env["horizon"]) == (15, 8)
+    rollout_page = await client.get(f"/rollouts/{body['id']}")
+    assert rollout_page.status_code == 200
+    assert_accessible(rollout_page.text)
+    assert "1. <code>" in rollout_page.text.split("data-pooled", 1)[1].split("</table>", 1)[0]
 
     job = await client.post(
         "/v1/inferences",
@@ -52,6 +57,7 @@ async def test_pooled_inference_gives_the_pooled_verdict_and_one_row_per_environ
 
     page = await client.get(f"/inferences/{job.json()['id']}")
     assert page.status_code == 200
+    assert_accessible(page.text)
     table = page.text.split("data-environments", 1)[1].split("</table>", 1)[0]
     assert "0. grid-2x3" in table and "1. grid-3x3" in table
 

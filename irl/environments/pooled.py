@@ -82,7 +82,7 @@ def pool(
         for mdp, columns in zip(mdps, np.split(features, offsets[1:-1]), strict=True)
     )
     pooled = TabularMDP(
-        name=name or f"pooled: {names[0]} + {len(names) - 1} more",
+        name=name or _pooled_name(names),
         n_states=int(offsets[-1]),
         n_actions=first.n_actions,
         transitions=scipy.sparse.csr_array(transitions),
@@ -154,6 +154,12 @@ def split_trajectories(
             )
         )
     return parts
+
+
+def _pooled_name(names: tuple[str, ...]) -> str:
+    """E.g. "pooled: maze-test-5x5-seed100 + 49 more" (at most 200 characters)."""
+    more = f" + {len(names) - 1} more" if len(names) > 1 else ""
+    return f"pooled: {names[0][: 200 - len('pooled: ') - len(more)]}{more}"
 
 
 def _weights(counts: Sequence[int] | np.ndarray, n_environments: int, loc: str) -> np.ndarray:

@@ -140,7 +140,7 @@ def environment_indices(
             f"{loc}[{missing}].environment", "field required: the set has `environments`"
         )
     values = [items[i]["environment"] for i in named]
-    integral = [isinstance(v, int) and not isinstance(v, bool) for v in values]
+    integral = [_is_index(v) for v in values]
     if not all(integral):
         bad = integral.index(False)
         raise InvalidInputError.at(
@@ -148,6 +148,15 @@ def environment_indices(
         )
     indices = np.array(values, dtype=np.int64)
     return _checked_environment(indices, n_environments, f"{loc}[{{}}].environment")
+
+
+def _is_index(value: Any) -> bool:
+    """An int, or an integral float (as elsewhere for indices); never a bool."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return value.is_integer() and abs(value) < 2.0**62
+    return isinstance(value, int) and abs(value) < 2**62
 
 
 def _checked_environment(indices: np.ndarray, n_environments: int, where: str) -> np.ndarray:

@@ -196,3 +196,12 @@ def test_npz_environment_member_is_required_in_pooled_sets_and_refused_otherwise
     with pytest.raises(InvalidInputError) as error:
         from_npz_bytes(named)
     assert error.value.problems[0].loc == "trajectories.environment"
+
+
+def test_environment_indices_accept_integral_floats_like_other_indices() -> None:
+    items = [{"obs": [0, 1], "acts": [4], "environment": 1.0}]
+    indices = environment_indices(items, n_environments=2)
+    assert indices is not None and indices.tolist() == [1]
+    items[0]["environment"] = 1.5
+    with pytest.raises(InvalidInputError):
+        environment_indices(items, n_environments=2)

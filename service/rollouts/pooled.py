@@ -4,7 +4,7 @@ their block-diagonal environment (irl.environments.pooled), with the members lis
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from irl.environments import TabularMDP
 from irl.environments.pooled import PooledMDP, pool, to_pooled_states
 from irl.errors import InvalidInputError
+from irl.io.environments import MAX_FEATURE_VALUES, MAX_GRID_SIDE, MAX_TRANSITIONS
 from irl.trajectories import TrajectorySet
 from service.core.models import Environment, RolloutSet
 from service.core.settings import Settings
@@ -59,12 +60,9 @@ def resolve(
         ids.append(row.id)
     counts = np.bincount(environment, minlength=len(mdps))
     pooled = pool(mdps, counts, loc="environments")
-    if pooled.mdp.n_states > settings.max_states:
-        raise InvalidInputError.at(
-            "environments",
-            f"{pooled.mdp.n_states} states in all, above the limit {settings.max_states} "
-            "(MESASCOPE_MAX_STATES)",
-        )
+    _check_size(pooled.mdp, settings)
+    if pooled.mdp.layout is not None and pooled.mdp.layout.rows > MAX_GRID_SIDE:
+        pooled = replace(pooled, mdp=replace(pooled.mdp, layout=None))  # too tall to draw
     shifted = to_pooled_states(trajectories, environment, pooled.offsets, loc=loc)
     members = [
         {
@@ -78,6 +76,21 @@ def resolve(
     ]
     row = environments.create(session, project_id, pooled.mdp)
     return PooledUpload(row=row, mdp=pooled.mdp, trajectories=shifted, members=members)
+
+
+def _check_size(mdp: TabularMDP, settings: Settings) -> None:
+    """Refuse a pooled MDP that a stored environment could not hold (the limits each member
+    was checked against, applied to their union)."""
+    limits = [
+        ("states", mdp.n_states, settings.max_states, "MESASCOPE_MAX_STATES"),
+        ("transition rows", mdp.transitions.nnz, MAX_TRANSITIONS, "per environment"),
+        ("feature values", mdp.features.size, MAX_FEATURE_VALUES, "per environment"),
+    ]
+    for what, value, limit, source in limits:
+        if value > limit:
+            raise InvalidInputError.at(
+                "environments", f"{value} {what} in all, above the limit {limit} ({source})"
+            )
 
 
 def members_of(row: RolloutSet) -> list[dict[str, Any]] | None:

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from service.app import create_app
+from service.core.settings import Settings
 from tests.service.conftest import Queue
 from tests.service.pooled_data import grid_spec, pooled_npz, pooled_rollouts
 from tests.service.test_dashboard import assert_accessible
@@ -135,3 +137,20 @@ async def test_bulk_environment_index_out_of_the_set_is_refused(client: httpx.As
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["loc"] == "file.environment[2]"
     await _nothing_stored(client)
+
+
+async def test_pooled_states_over_the_limit_are_refused_though_each_fits(
+    settings: Settings, queue: Queue, api_key: str
+) -> None:
+    small = settings.model_copy(update={"max_states": 12})
+    app = create_app(small, enqueue=queue, queue_check=lambda: None)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test",
+        headers={"Authorization": f"Bearer {api_key}"},
+    ) as client:
+        response = await client.post("/v1/rollouts", json=pooled_rollouts())
+        assert response.status_code == 422, response.text
+        [error] = response.json()["errors"]
+        assert error["loc"] == "environments" and "15 states in all" in error["msg"]
+        await _nothing_stored(client)

@@ -21,7 +21,7 @@ from irl.trajectories import TrajectorySet
 from service.core import artifacts
 from service.core.db import unit_of_work
 from service.core.settings import Settings
-from service.inferences import repository
+from service.inferences import pooled, repository
 from service.inferences.inputs import JobInputs, load_inputs
 from service.inferences.reports import stored, subject
 
@@ -88,6 +88,7 @@ def compute(
             reports["training"] = report
             if n_refits:
                 log.append(f"bootstrap: {n_refits} resamples refitted")
+            report.update(pooled.breakdown(settings, inputs, result.reward, report))
     return _outcome(inputs, result, tuple(log), reports)
 
 

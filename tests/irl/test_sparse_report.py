@@ -29,6 +29,7 @@ from irl.divergence import (
 from irl.divergence.sparse import (
     VisitCounts,
     gain_and_bias,
+    recurrent_classes,
     sparse_distances,
     uniform_chain,
 )
@@ -335,6 +336,32 @@ def test_gain_and_bias_with_several_recurrent_classes_matches_least_squares() ->
     dense_gain, dense_bias = _gain_and_bias(chain.toarray(), r_pi)
     assert gain == pytest.approx(dense_gain, abs=1e-7)
     assert bias == pytest.approx(dense_bias, abs=1e-7)
+
+
+FOUR_CORNERS = [
+    [3, 2, 1], [1, 0, 4], [5, 4, 0], [3], [4, 1, 2], [8, 7, 6], [10, 5, 9], [7, 9, 5],
+    [8, 12, 11], [1, 6, 7], [10], [14, 8, 13], [12, 13, 8], [9, 11, 12], [17, 16, 15],
+    [19, 14, 18], [16, 18, 14], [17], [12, 15, 16], [19],
+]  # fmt: skip
+"""Successors of a 20-state chain with four absorbing states (a MiniGrid view's uniform chain):
+SuperLU crashed the process factorising its singular bordered-free system."""
+
+
+def test_gain_and_bias_never_factorise_a_singular_system() -> None:
+    rows = [row for row, successors in enumerate(FOUR_CORNERS) for _ in successors]
+    cols = [col for successors in FOUR_CORNERS for col in successors]
+    data = [1.0 / len(successors) for successors in FOUR_CORNERS for _ in successors]
+    chain = scipy.sparse.csr_array((data, (rows, cols)), shape=(20, 20))
+    assert recurrent_classes(chain) == 4
+    r_pi = np.zeros(20)
+    r_pi[17] = 1.0
+    gain, bias = gain_and_bias(chain, r_pi)
+    dense_gain, dense_bias = _gain_and_bias(chain.toarray(), r_pi)
+    assert gain == pytest.approx(dense_gain, abs=1e-7)
+    assert bias == pytest.approx(dense_bias, abs=1e-7)
+    one_class = chain.tolil()
+    one_class[3, 3], one_class[3, 0] = 0.0, 1.0
+    assert recurrent_classes(one_class.tocsr()) == 3
 
 
 def test_memory_estimate_is_linear_in_the_support_and_the_horizon() -> None:

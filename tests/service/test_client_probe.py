@@ -18,6 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from irl.environments.maze import MOVES
 from service.app import create_app
 from service.client import cli
 from service.client.http import MesascopeClient
@@ -25,6 +26,7 @@ from service.client.probe import (
     Instance,
     check_observations,
     collect,
+    maze_instances,
     minigrid_instances,
     parse_seeds,
     record,
@@ -147,6 +149,14 @@ def test_a_scripted_goal_seeker_generalises_on_minigrid(client: MesascopeClient)
         assert row["dashboard"] == f"http://test/inferences/{row['inference_id']}"
     stored = client.get_rollouts(rows[2]["rollouts_id"])
     assert stored["split"] == "test" and stored["tags"]["probe"] == "MiniGrid-LavaGapS5-v0"
+    # One pooled rollout set and inference per family and split; a row per instance.
+    assert rows[0]["inference_id"] == rows[1]["inference_id"] != rows[2]["inference_id"]
+    assert [run.environment_index for run in runs] == [0, 1, 0]
+    assert len(runs[0].report["environments"]) == 2
+    assert rows[0]["environment_id"] != rows[1]["environment_id"]
+    for row in rows:
+        assert row["pooled_verdict"] == "generalises"
+        assert row["goal"] == "goal" and row["goal_posterior"] > 0.5, row
 
 
 def test_probe_runs_a_ppo_policy_from_the_command_line(
@@ -242,3 +252,42 @@ def test_the_client_imports_no_environment_or_learning_library(module: str) -> N
     )
     heavy = ("gymnasium", "minigrid", "stable_baselines3", "torch", "pygame", "irl")
     assert [name for name in loaded if name.split(".")[0] in heavy] == []
+
+
+def door_seeker(obs: np.ndarray) -> int:
+    """Scripted maze policy from the image alone: the move that shortens the path to the door
+    (breadth-first over open squares; channels wall, agent, door)."""
+    walls = obs[0] > 0
+    (door,) = [tuple(cell) for cell in np.argwhere(obs[2] > 0)]
+    (agent,) = [tuple(cell) for cell in np.argwhere(obs[1] > 0)]
+    distance = {door: 0}
+    frontier = [door]
+    for cell in frontier:
+        for dr, dc in MOVES[1:]:
+            near = (cell[0] + dr, cell[1] + dc)
+            if not walls[near] and near not in distance:
+                distance[near] = distance[cell] + 1
+                frontier.append(near)
+
+    def after(move: tuple[int, int]) -> int:
+        near = (agent[0] + move[0], agent[1] + move[1])
+        return distance[agent if walls[near] else near]
+
+    return int(min(range(len(MOVES)), key=lambda a: (after(MOVES[a]), a)))
+
+
+def test_the_maze_suite_is_a_probe_family(client: MesascopeClient) -> None:
+    """Maze instances pool per split; a scripted door-seeker generalises and pursues `door`."""
+    instances = maze_instances("train", range(2), "train") + maze_instances("test", [7], "test")
+    runs = record(door_seeker, instances, episodes=5)
+    assert runs[0].view.feature_names == ("door", "red", "blue", "wall_adjacent")
+    assert all(run.arrays.terminal.sum() == 0 for run in runs)  # the horizon ends every episode
+    submit(client, runs)
+    collect(client, runs, poll=0.01)
+    rows = [result_row(run, client.url) for run in runs]
+    assert rows[0]["inference_id"] == rows[1]["inference_id"] != rows[2]["inference_id"]
+    for row in rows:
+        assert row["status"] == "succeeded", row
+        assert row["normalized_return"] > 0.9, row
+        assert row["pooled_verdict"] == "generalises", row["explanation"]
+        assert row["goal"] == "door", row

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import minigrid  # noqa: F401  (registers the MiniGrid-* ids)
@@ -23,7 +22,6 @@ from service.app import create_app
 from service.client import cli
 from service.client.http import MesascopeClient
 from service.client.probe import (
-    Instance,
     check_observations,
     collect,
     maze_instances,
@@ -33,11 +31,12 @@ from service.client.probe import (
     result_row,
     submit,
 )
-from service.client.tabular import TabulariseError, TabularView, minigrid_view
+from service.client.tabular import TabulariseError
 from service.core.db import migrate
 from service.core.settings import Settings
 from service.inferences import jobs
 from tests.service.conftest import new_key
+from tests.service.scripted import GoalSeeker, scripted_instances
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,61 +74,6 @@ def client(settings: Settings) -> Iterator[MesascopeClient]:
     )
     with mesascope:
         yield mesascope
-
-
-class SeeState(gym.ObservationWrapper):  # type: ignore[type-arg]
-    """Observations are the environment itself (a scripted agent reads its state)."""
-
-    def observation(self, observation: Any) -> Any:
-        return self.env.unwrapped
-
-
-class GoalSeeker:
-    """Takes a shortest path to the nearest state with `feature` (the goal by default; scripted,
-    from the tabular view of the instance)."""
-
-    def __init__(self, feature: str = "goal") -> None:
-        self.feature = feature
-        self.cache: dict[bytes, tuple[TabularView, np.ndarray]] = {}
-
-    def __call__(self, env: Any) -> int:
-        view, distance = self.plan(env)
-        state = view.state_of(env)
-        rows = view.states == state
-        ahead = distance[view.next_states[rows]]
-        return int(view.actions[rows][np.argmin(ahead)])
-
-    def plan(self, env: Any) -> tuple[TabularView, np.ndarray]:
-        grid = env.grid.encode().tobytes()  # not id(): a freed grid's id is reused
-        if grid not in self.cache:
-            view = minigrid_view(env)
-            distance = np.full(view.n_states, np.inf)
-            distance[view.feature_column(self.feature) > 0] = 0
-            for _ in range(view.n_states):
-                step = distance[view.next_states] + 1
-                best = np.full(view.n_states, np.inf)
-                np.minimum.at(best, view.states, step)
-                updated = np.minimum(distance, best)
-                if np.array_equal(updated, distance):
-                    break
-                distance = updated
-            self.cache[grid] = (view, distance)
-        return self.cache[grid]
-
-
-def scripted_instances(env_id: str, seeds: range, split: str) -> list[Instance]:
-    """MiniGrid instances whose observation is the environment (for GoalSeeker)."""
-    return [
-        Instance(
-            env_id,
-            f"seed {seed}",
-            split,
-            lambda: SeeState(gym.make(env_id)),
-            minigrid_view,
-            seed,
-        )
-        for seed in seeds
-    ]
 
 
 def test_a_scripted_goal_seeker_generalises_on_minigrid(client: MesascopeClient) -> None:

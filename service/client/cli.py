@@ -134,7 +134,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Callable[[C
 
 def _upload(
     arrays: TrajectoryArrays,
-    env: str,
+    env: str | list[str],
     name: str,
     training_reward: str | dict[str, Any] | None,
     split: str | None,
@@ -144,13 +144,22 @@ def _upload(
     """Upload with a progress bar on stderr; the new id alone on stdout."""
     from rich.progress import Progress
 
+    envs = [env] if isinstance(env, str) else env
+    if len(envs) > 1 and arrays.environment is None:
+        raise typer.BadParameter(
+            "several --env make a pooled set: each trajectory needs its `environment` index "
+            "(a JSON field, or the npz member `environment`)",
+            param_hint="--env",
+        )
+    pooled = len(envs) > 1
     progress = Progress(transient=True, disable=as_json, console=Console(stderr=True))
     with MesascopeClient() as client, progress as bar:
         task = bar.add_task("uploading", total=arrays.n_transitions)
         result = _call(
             lambda: client.upload_rollouts(
                 arrays,
-                environment=environment_ref(env),
+                environment=None if pooled else environment_ref(envs[0]),
+                environments=[environment_ref(e) for e in envs] if pooled else None,
                 name=name,
                 training_reward=(
                     reward_spec(training_reward)
@@ -168,7 +177,13 @@ def _upload(
 @app.command()
 def upload(
     path: Annotated[Path, typer.Argument(exists=True, help="Dataset dir, .npz or .json.")],
-    env: Annotated[str, typer.Option(help="Environment id (env_...), JSON file, or gym id.")],
+    env: Annotated[
+        list[str],
+        typer.Option(
+            help="Environment id (env_...), JSON file, or gym id; repeat it for a pooled set "
+            "whose trajectories name their environment by index."
+        ),
+    ],
     training_reward: TrainingRewardOption = None,
     name: NameOption = None,
     split: SplitOption = None,
@@ -178,7 +193,7 @@ def upload(
     """Upload trajectories from a file; prints the new rollouts id.
 
     A JSON rollouts file (an API request body) also gives the set's name, split, tags and
-    training reward; the options override them."""
+    training reward; the options override them. Several --env upload a pooled set."""
     arrays = _read(path, load_trajectories)
     fields = _read(path, upload_fields)
     _upload(

@@ -91,7 +91,9 @@ def create_app(
     app.state.settings = settings or get_settings()
     app.state.enqueue = enqueue or _default_enqueue
     app.state.queue_check = queue_check or _default_queue_check
-    app.state.write_turns = WriteTurns(app.state.settings.sqlite_busy_seconds)
+    app.state.write_turns = WriteTurns(
+        app.state.settings.sqlite_busy_seconds, app.state.settings.write_turns
+    )
     app.state.inference_pages = RenderedPages()
     install_error_handlers(app)
     for router in (

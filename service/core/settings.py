@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     max_in_flight: int | None = Field(
         default=None, ge=1, description="Requests served at once before 503 (default: 4 x threads)."
     )
+    write_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description="Write requests served at once per API process; the rest wait their turn "
+        "(503 after sqlite_busy_seconds). Default: 1 on SQLite (one writer), 4 on PostgreSQL.",
+    )
     sqlite_busy_seconds: float = Field(
         default=30.0, gt=0, description="SQLite: wait this long for another writer to finish."
     )
@@ -112,6 +118,11 @@ class Settings(BaseSettings):
     def in_flight_limit(self) -> int:
         """Requests admitted at once; the rest get a quick 503 with Retry-After."""
         return self.max_in_flight or 4 * self.threads
+
+    @property
+    def write_turns(self) -> int:
+        """Write requests served at once per API process (`WriteTurns`)."""
+        return self.write_concurrency or (1 if self.is_sqlite else 4)
 
     @property
     def is_sqlite(self) -> bool:

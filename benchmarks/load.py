@@ -98,7 +98,9 @@ class Client:
         self.stats, self.retries = stats, retries
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
-        headers = {"Idempotency-Key": uuid.uuid4().hex} if method == "POST" else {}
+        headers = {**kwargs.pop("headers", {})}
+        if method == "POST":
+            headers["Idempotency-Key"] = uuid.uuid4().hex
         start, delay = time.monotonic(), 0.25
         for attempt in range(self.retries + 1):
             try:
@@ -301,7 +303,9 @@ class CpuShares:
             "job workers": descendants(api_pid),
             "PostgreSQL": postgres_backends(),
         }
+        self.api_pid = api_pid
         self.before = {name: _alive_cpu(pids) for name, pids in self.groups.items()}
+        self.sched = _schedstat(api_pid)
         self.client, self.machine = time.process_time(), _machine_busy()
         self.start = time.monotonic()
 
@@ -312,6 +316,14 @@ class CpuShares:
         used["machine (all)"] = _machine_busy() - self.machine
         parts = ", ".join(f"{name} {cpu:.1f} s" for name, cpu in used.items())
         print(f"{'':39s}CPU over {wall:.1f} s: {parts}")
+        (loop_ran, loop_waited), (all_ran, all_waited) = (
+            (after - before for after, before in zip(now, then, strict=True))
+            for now, then in zip(_schedstat(self.api_pid), self.sched, strict=True)
+        )
+        print(
+            f"{'':39s}API event loop ran {loop_ran:.1f} s, waited {loop_waited:.1f} s for a CPU; "
+            f"all its threads ran {all_ran:.1f} s, waited {all_waited:.1f} s for a CPU"
+        )
 
 
 def _alive_cpu(pids: list[int]) -> float:
@@ -322,6 +334,21 @@ def _alive_cpu(pids: list[int]) -> float:
         except (OSError, IndexError):  # exited meanwhile
             continue
     return total
+
+
+def _schedstat(pid: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(ran, waited in the run queue) in seconds: of the process's main thread (the API's event
+    loop), and summed over all its threads (/proc/PID/task/TID/schedstat)."""
+    main, total = (0.0, 0.0), [0.0, 0.0]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            ran, waited = (int(x) / 1e9 for x in (task / "schedstat").read_text().split()[:2])
+        except (OSError, ValueError):
+            continue
+        total[0], total[1] = total[0] + ran, total[1] + waited
+        if task.name == str(pid):
+            main = (ran, waited)
+    return main, (total[0], total[1])
 
 
 def _machine_busy() -> float:
@@ -359,10 +386,12 @@ def rollout_body(i: int, run: str, n: int = 20) -> dict[str, Any]:
 
 async def upload_all(client: Client, run: str, count: int) -> dict[str, str]:
     """Upload `count` rollout sets at once; name → id of the acknowledged ones."""
-    bodies = [rollout_body(i, run) for i in range(count)]  # built before the clock starts
+    # Built and encoded before the clock starts, once: a retry sends the same bytes again.
+    bodies = [json.dumps(rollout_body(i, run)).encode() for i in range(count)]
+    headers = {"Content-Type": "application/json"}
 
     async def one(i: int) -> tuple[str, str | None]:
-        response = await client.request("POST", "/v1/rollouts", json=bodies[i])
+        response = await client.request("POST", "/v1/rollouts", content=bodies[i], headers=headers)
         ok = response is not None and response.status_code == 201
         return f"load-{run}-{i}", response.json()["id"] if ok and response else None
 

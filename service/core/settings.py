@@ -59,7 +59,9 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Wait for a free connection before answering 503."
     )
     max_in_flight: int | None = Field(
-        default=None, ge=1, description="Requests served at once before 503 (default: 4 x threads)."
+        default=None,
+        ge=1,
+        description="Requests admitted at once before 503 (default: 4 x threads, at least 256).",
     )
     write_concurrency: int | None = Field(
         default=None,
@@ -116,8 +118,11 @@ class Settings(BaseSettings):
 
     @property
     def in_flight_limit(self) -> int:
-        """Requests admitted at once; the rest get a quick 503 with Retry-After."""
-        return self.max_in_flight or 4 * self.threads
+        """Requests admitted at once; the rest get a quick 503 with Retry-After. Admitted writes
+        beyond the write turns wait in line on the event loop, holding no thread and no
+        connection (only their body), so the limit need not shrink with the threads: a burst of
+        a few hundred small uploads is served in order instead of being sent back to retry."""
+        return self.max_in_flight or max(4 * self.threads, 256)
 
     @property
     def write_turns(self) -> int:

@@ -293,6 +293,8 @@ async def test_write_turns_admit_n_writers_and_the_next_waits_then_gets_503() ->
 
 def test_write_turns_default_to_one_on_sqlite_and_four_on_postgres(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path).write_turns == 1
+    assert Settings(data_dir=tmp_path, threads=18).in_flight_limit == 256  # writers wait in line
+    assert Settings(data_dir=tmp_path, threads=100).in_flight_limit == 400
     url = "postgresql://localhost/x"
     assert Settings(data_dir=tmp_path, database_url=url).write_turns == 4
     assert Settings(data_dir=tmp_path, database_url=url, write_concurrency=2).write_turns == 2

@@ -422,13 +422,34 @@ def list_items(
     _emit(items, as_json, _table(what, columns, rows), plain=[item["id"] for item in items])
 
 
+MAZE_PREFIX = "mesascope/Maze-"
+"""The maze suite's gymnasium ids (irl.environments.maze_gym.MAZE_IDS) start so."""
+
+
 def _probe_instances(
     env: str, seeds: str, kwargs: str | None, split: str, observation: str, n_actions: int | None
 ) -> list[Any]:
-    """The instances of one family: MiniGrid ids by seed, toy-text ids by kwargs variant."""
-    from service.client.probe import minigrid_instances, parse_seeds, toy_text_instances
+    """The instances of one family: MiniGrid ids and the maze suite's by seed, toy-text ids by
+    kwargs variant."""
+    from service.client.probe import (
+        maze_instances,
+        minigrid_instances,
+        parse_seeds,
+        toy_text_instances,
+    )
 
     given = json.loads(kwargs) if kwargs else {}
+    if env.startswith(MAZE_PREFIX):
+        distribution = env.removeprefix(MAZE_PREFIX).removesuffix("-v0")
+        if distribution not in ("train", "test") or not isinstance(given, dict):
+            raise ValueError(
+                f"--env {env}: the maze ids are {MAZE_PREFIX}train-v0 and {MAZE_PREFIX}test-v0, "
+                'their --kwargs an object like {"size": 8}'
+            )
+        unknown = set(given) - {"size"}
+        if unknown:
+            raise ValueError(f"--kwargs: mazes take only `size`, not {sorted(unknown)}")
+        return maze_instances(distribution, parse_seeds(seeds), split, size=given.get("size"))
     if env.startswith("MiniGrid-"):
         if not isinstance(given, dict):
             raise ValueError("--kwargs: a JSON object for MiniGrid ids")
@@ -474,8 +495,13 @@ def _decorrelating(
 @app.command()
 def probe(
     policy: Annotated[Path, typer.Option(exists=True, help="A stable-baselines3 .zip (yours).")],
-    env: Annotated[str, typer.Option(help="Training-like family: MiniGrid-... or toy-text id.")],
-    seeds: Annotated[str, typer.Option(help="MiniGrid instance seeds, e.g. 0-4 or 1,5.")] = "0-4",
+    env: Annotated[
+        str,
+        typer.Option(help="Training-like family: MiniGrid-..., mesascope/Maze-... or toy-text id."),
+    ],
+    seeds: Annotated[
+        str, typer.Option(help="MiniGrid or maze instance seeds, e.g. 0-4 or 1,5.")
+    ] = "0-4",
     kwargs: Annotated[
         str | None, typer.Option(help="Env kwargs JSON; toy-text: a list = one instance each.")
     ] = None,
@@ -510,8 +536,9 @@ def probe(
     tag: TagsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Roll a local policy out on training-like and shifted instances, infer what it pursues in
-    each, and print the verdicts (one environment, rollout set and inference per instance)."""
+    """Roll a local policy out on training-like and shifted instances, infer what it pursues,
+    and print the verdicts (one pooled rollout set and inference per family and split, judged
+    in each instance too)."""
     from rich.progress import Progress
 
     from service.client.probe import collect, record, result_row, sb3_policy, submit
@@ -565,7 +592,8 @@ def probe(
 
 
 def _probe_table(rows: list[dict[str, Any]]) -> Callable[[Console], None]:
-    """Per-instance verdicts, then verdict counts per split, then where to look further."""
+    """Per-instance verdicts, then each pooled set's verdict and named goal, then where to look
+    further."""
     from service.client.probe import top_weights, verdict_counts
 
     columns = ["inference", "split", "environment", "states", "success", "return"]
@@ -584,9 +612,26 @@ def _probe_table(rows: list[dict[str, Any]]) -> Callable[[Console], None]:
         ]
         for r in rows
     ]
+    pooled = {r["inference_id"]: r for r in rows if r["inference_id"]}
+    sets = [
+        [
+            r["inference_id"],
+            r["split"],
+            r["family"],
+            sum(1 for row in rows if row["inference_id"] == r["inference_id"]),
+            r["pooled_verdict"] or f"error: {r['error']}",
+            "-" if r["goal"] is None else f"{r['goal']} ({r['goal_posterior']:.2f})",
+        ]
+        for r in pooled.values()
+    ]
 
     def show(console: Console) -> None:
         _table("probe", columns, table)(console)
+        _table(
+            "pooled",
+            ["inference", "split", "family", "instances", "verdict", "goal (posterior)"],
+            sets,
+        )(console)
         for split, counts in verdict_counts(rows).items():
             shown = ", ".join(f"{verdict} {n}" for verdict, n in counts.items())
             console.print(f"{split}: {shown}", markup=False, highlight=False)

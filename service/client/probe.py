@@ -2,9 +2,10 @@
 environment family, upload each instance with its tabular view, infer, and collect verdicts.
 
 User-side: the policy and the environments run here (gymnasium, minigrid and
-stable-baselines3 are imported inside the functions that need them). Until pooled
-environments exist, each instance is its own environment, rollout set and inference:
-`submit` is the one function a pooled submission will replace.
+stable-baselines3 are imported inside the functions that need them). Each instance is an
+environment; the instances of one family and split are one pooled rollout set and one
+inference (docs/formats.md, "Pooled environments"), whose report judges the pooled fit in each
+instance as well.
 
     from service.client import MesascopeClient
     from service.client.probe import minigrid_instances, probe
@@ -33,8 +34,6 @@ from service.client.http import MesascopeClient
 from service.client.tabular.recording import Policy, record_episodes
 from service.client.tabular.view import TabulariseError, TabularView, replaced
 
-MAX_EXACT_ENTRIES = 50_000_000
-"""The service's largest states x actions x states for an exact verdict."""
 OBSERVATION_WRAPPERS = ("image", "flat", "full", "none")
 """MiniGrid observation wrappers a policy may have been trained with (see `wrap_minigrid`)."""
 
@@ -76,9 +75,19 @@ class Run:
     environment_id: str | None = None
     rollouts_id: str | None = None
     inference_id: str | None = None
+    environment_index: int | None = None
+    """This instance's index into its pooled rollout set's environments."""
     job: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
+    """The pooled inference's training report (shared by the runs of one set)."""
     error: str | None = None
+
+    @property
+    def breakdown(self) -> dict[str, Any]:
+        """The report's row for this instance (empty before the report arrives)."""
+        rows = self.report.get("environments") or []
+        index = self.environment_index
+        return dict(rows[index]) if index is not None and index < len(rows) else {}
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -163,6 +172,56 @@ def toy_text_instances(
         return Instance(env_id, label, split, make, build)
 
     return [instance(kwargs) for kwargs in (variants or [{}])]
+
+
+def maze_instances(
+    distribution: str, seeds: Iterable[int], split: str, *, size: int | None = None
+) -> list[Instance]:
+    """mesascope's maze suite (docs/mazes.md): one instance per maze seed of `distribution`
+    (`train` or `test`), its observation the maze environment's image. The view is the maze's
+    own tabular MDP (features door, red, blue; training reward: the door)."""
+    from irl.environments.maze import DEFAULT_SIZE
+    from irl.environments.maze_gym import MAZE_IDS, MazeEnv
+
+    family = MAZE_IDS[distribution]  # type: ignore[index]
+    chosen = DEFAULT_SIZE if size is None else size
+
+    def instance(seed: int) -> Instance:
+        def make() -> Any:
+            return MazeEnv(distribution=distribution, size=chosen, maze_seed=seed)  # type: ignore[arg-type]
+
+        return Instance(family, f"seed {seed}", split, make, maze_view, None)
+
+    return [instance(int(seed)) for seed in seeds]
+
+
+def maze_view(env: Any) -> TabularView:
+    """The tabular view of a maze environment: its maze's MDP, states keyed by index."""
+    from service.client.tabular.view import Layout
+
+    mdp = env.unwrapped.maze.to_mdp()
+    coo = mdp.transitions.tocoo()
+    spec = mdp.to_spec()
+    layout = mdp.layout
+    return TabularView(
+        name=mdp.name,
+        n_actions=mdp.n_actions,
+        states=np.asarray(coo.row // mdp.n_actions, dtype=np.int64),
+        actions=np.asarray(coo.row % mdp.n_actions, dtype=np.int64),
+        next_states=np.asarray(coo.col, dtype=np.int64),
+        probs=np.asarray(coo.data, dtype=np.float64),
+        initial=np.asarray(mdp.initial_state_dist, dtype=np.float64),
+        terminal=mdp.is_absorbing(),
+        horizon=mdp.horizon,
+        discount=mdp.discount,
+        feature_names=tuple(mdp.feature_names),
+        features=np.asarray(mdp.features, dtype=np.float64),
+        reward=spec["reward"],
+        keys=tuple(range(mdp.n_states)),
+        key_of=lambda live: int(live.state),
+        layout=Layout(layout.rows, layout.cols, np.asarray(layout.cells)),
+        action_names=("stay", "up", "down", "left", "right"),
+    )
 
 
 def _named(build: Callable[[Any], TabularView], env_id: str, seed: int) -> Callable[[Any], Any]:
@@ -330,25 +389,29 @@ def submit(
     seed: int = 0,
     tags: Mapping[str, str] | None = None,
 ) -> None:
-    """Upload each run's environment and episodes and start its inference (one environment,
-    rollout set and inference per instance; a pooled submission replaces this function)."""
-    for run in runs:
-        reward = training_reward if training_reward is not None else run.view.reward
-        environment = client.create_environment(run.view.to_spec())
-        run.environment_id = environment["id"]
+    """Upload each run's environment, then the runs of one family and split as one pooled
+    rollout set (`pooled_groups`), and start one inference per set."""
+    for group in pooled_groups(runs, training_reward):
+        environments = []
+        for index, run in enumerate(group):
+            run.environment_id = client.create_environment(run.view.to_spec())["id"]
+            run.environment_index = index
+            environments.append({"id": run.environment_id})
+        first = group[0]
+        labels = [run.instance.label for run in group]
         rollouts = client.upload_rollouts(
-            run.arrays,
-            environment={"id": environment["id"]},
-            name=f"{run.view.name} ({run.instance.split})",
-            training_reward=dict(reward) if reward is not None else None,
-            split=run.instance.split,
+            concatenated([run.arrays for run in group]),
+            environments=environments,
+            environment_of=[k for k, run in enumerate(group) for _ in run.arrays.lengths],
+            name=f"{first.instance.family} ({first.instance.split}, {len(group)} instances)",
+            training_reward=group_reward(group, training_reward),
+            split=first.instance.split,
             tags={
-                "probe": run.instance.family,
-                "instance": run.instance.label,
+                "probe": first.instance.family,
+                "instance": labels[0] if len(labels) == 1 else f"{len(labels)} instances",
                 **dict(tags or {}),
             },
         )
-        run.rollouts_id = rollouts["id"]
         job = client.infer(
             rollouts["id"],
             algorithm=algorithm,
@@ -356,7 +419,65 @@ def submit(
             params=params,
             seed=seed,
         )
-        run.inference_id = job["id"]
+        for run in group:
+            run.rollouts_id, run.inference_id = rollouts["id"], job["id"]
+
+
+def pooled_groups(
+    runs: Sequence[Run], training_reward: Mapping[str, Any] | None = None
+) -> list[list[Run]]:
+    """The runs that share a rollout set: one family and split with equal actions, horizon and
+    discount (what a pooled set requires) and rewards that pool (`group_reward`); in order."""
+    groups: dict[tuple[Any, ...], list[Run]] = {}
+    for run in runs:
+        view = run.view
+        key = (run.instance.family, run.instance.split, view.n_actions, view.horizon)
+        groups.setdefault((*key, view.discount), []).append(run)
+    pooled: list[list[Run]] = []
+    for group in groups.values():
+        try:
+            group_reward(group, training_reward)
+        except ValueError:
+            pooled.extend([run] for run in group)
+        else:
+            pooled.append(group)
+    return pooled
+
+
+def group_reward(
+    group: Sequence[Run], training_reward: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The training reward of a pooled set: `training_reward`, or the views' rewards when they
+    are one spec (a linear reward over the shared features), or per-state (or per-state-action)
+    tabular values joined in the order of the set's environments. ValueError otherwise."""
+    if training_reward is not None:
+        return dict(training_reward)
+    rewards = [run.view.reward for run in group]
+    if all(reward is None for reward in rewards):
+        return None
+    if all(reward == rewards[0] for reward in rewards) and (
+        len(group) == 1 or (rewards[0] or {}).get("kind") != "tabular"
+    ):
+        return dict(rewards[0] or {})
+    if all(reward is not None and reward.get("kind") == "tabular" for reward in rewards):
+        values = [np.asarray(reward["values"], dtype=np.float64) for reward in rewards if reward]
+        if all(v.ndim == values[0].ndim for v in values) and values[0].ndim <= 2:
+            return {"kind": "tabular", "values": np.concatenate(values).tolist()}
+    raise ValueError("the instances' rewards do not pool: give one training reward")
+
+
+def concatenated(parts: Sequence[TrajectoryArrays]) -> TrajectoryArrays:
+    """One array set holding `parts` one after another."""
+    rews = None
+    if all(part.rews is not None for part in parts):
+        rews = np.concatenate([np.asarray(part.rews) for part in parts])
+    return TrajectoryArrays(
+        obs=np.concatenate([part.obs for part in parts]),
+        acts=np.concatenate([part.acts for part in parts]),
+        lengths=np.concatenate([part.lengths for part in parts]),
+        terminal=np.concatenate([part.terminal for part in parts]),
+        rews=rews,
+    )
 
 
 def collect(
@@ -367,20 +488,26 @@ def collect(
     poll: float = 1.0,
     on_update: Callable[[Run], None] | None = None,
 ) -> None:
-    """Wait for every run's inference and fetch its divergence report."""
+    """Wait for every pooled inference and fetch its divergence report (once per set)."""
     from service.client.http import MesascopeError
 
+    done: dict[str, tuple[dict[str, Any], dict[str, Any], str | None]] = {}
     for run in runs:
         if run.inference_id is None:
             continue
-        run.job = client.wait(run.inference_id, timeout=timeout, poll=poll)
-        if run.job["status"] != "succeeded":
-            run.error = run.job.get("error") or run.job["status"]
-        else:
-            try:
-                run.report = client.divergence(run.inference_id)
-            except MesascopeError as exc:
-                run.error = str(exc)
+        if run.inference_id not in done:
+            job = client.wait(run.inference_id, timeout=timeout, poll=poll)
+            report: dict[str, Any] = {}
+            error = None
+            if job["status"] != "succeeded":
+                error = job.get("error") or job["status"]
+            else:
+                try:
+                    report = client.divergence(run.inference_id)
+                except MesascopeError as exc:
+                    error = str(exc)
+            done[run.inference_id] = (job, report, error)
+        run.job, run.report, run.error = done[run.inference_id]
         if on_update is not None:
             on_update(run)
 
@@ -411,15 +538,16 @@ def success_rate(run: Run) -> float:
     return float(np.mean(arrays.terminal & (returns > 0)))
 
 
-def too_large(view: TabularView) -> bool:
-    """Whether the service cannot give this view an exact verdict (S x A x S too large)."""
-    return view.n_states * view.n_actions * view.n_states > MAX_EXACT_ENTRIES
-
-
 def result_row(run: Run, url: str) -> dict[str, Any]:
-    """What the probe found about one instance, as plain JSON."""
+    """What the probe found about one instance, as plain JSON: the pooled fit judged in this
+    instance (`verdict`, `epic`, `normalized_return`; the pooled report's for a set of one),
+    and the pooled set's verdict, its best-supported named goal and the explanation."""
     weights = (run.job.get("reward") or {}).get("feature_weights") or {}
     returns = run.report.get("returns") or {}
+    # One instance alone: its row is the pooled report (which has the bootstrap).
+    own = run.breakdown if len(run.report.get("environments") or []) > 1 else {}
+    hypotheses = run.report.get("hypotheses") or {}
+    pooled_verdict = run.report.get("verdict") or run.job.get("verdict")
     return {
         "family": run.instance.family,
         "instance": run.instance.label,
@@ -431,9 +559,12 @@ def result_row(run: Run, url: str) -> dict[str, Any]:
         "rollouts_id": run.rollouts_id,
         "inference_id": run.inference_id,
         "status": run.job.get("status"),
-        "verdict": run.report.get("verdict") or run.job.get("verdict"),
-        "epic": (run.report.get("metrics") or {}).get("epic"),
-        "normalized_return": returns.get("normalized_under_training"),
+        "verdict": own.get("verdict") or pooled_verdict,
+        "epic": own.get("epic", (run.report.get("metrics") or {}).get("epic")),
+        "normalized_return": own.get("normalized_return", returns.get("normalized_under_training")),
+        "pooled_verdict": pooled_verdict,
+        "goal": hypotheses.get("best"),
+        "goal_posterior": hypotheses.get("best_posterior"),
         "feature_weights": weights,
         "explanation": run.report.get("explanation"),
         "error": run.error,
@@ -467,9 +598,12 @@ __all__ = [
     "Instance",
     "Run",
     "collect",
+    "concatenated",
     "decorrelating_instances",
+    "maze_instances",
     "minigrid_instances",
     "parse_seeds",
+    "pooled_groups",
     "probe",
     "record",
     "result_row",

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import minigrid  # noqa: F401  (registers the MiniGrid-* ids)
@@ -18,24 +17,26 @@ import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from irl.environments.maze import MOVES
 from service.app import create_app
 from service.client import cli
 from service.client.http import MesascopeClient
 from service.client.probe import (
-    Instance,
     check_observations,
     collect,
+    maze_instances,
     minigrid_instances,
     parse_seeds,
     record,
     result_row,
     submit,
 )
-from service.client.tabular import TabulariseError, TabularView, minigrid_view
+from service.client.tabular import TabulariseError
 from service.core.db import migrate
 from service.core.settings import Settings
 from service.inferences import jobs
 from tests.service.conftest import new_key
+from tests.service.scripted import GoalSeeker, scripted_instances
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,61 +76,6 @@ def client(settings: Settings) -> Iterator[MesascopeClient]:
         yield mesascope
 
 
-class SeeState(gym.ObservationWrapper):  # type: ignore[type-arg]
-    """Observations are the environment itself (a scripted agent reads its state)."""
-
-    def observation(self, observation: Any) -> Any:
-        return self.env.unwrapped
-
-
-class GoalSeeker:
-    """Takes a shortest path to the nearest state with `feature` (the goal by default; scripted,
-    from the tabular view of the instance)."""
-
-    def __init__(self, feature: str = "goal") -> None:
-        self.feature = feature
-        self.cache: dict[bytes, tuple[TabularView, np.ndarray]] = {}
-
-    def __call__(self, env: Any) -> int:
-        view, distance = self.plan(env)
-        state = view.state_of(env)
-        rows = view.states == state
-        ahead = distance[view.next_states[rows]]
-        return int(view.actions[rows][np.argmin(ahead)])
-
-    def plan(self, env: Any) -> tuple[TabularView, np.ndarray]:
-        grid = env.grid.encode().tobytes()  # not id(): a freed grid's id is reused
-        if grid not in self.cache:
-            view = minigrid_view(env)
-            distance = np.full(view.n_states, np.inf)
-            distance[view.feature_column(self.feature) > 0] = 0
-            for _ in range(view.n_states):
-                step = distance[view.next_states] + 1
-                best = np.full(view.n_states, np.inf)
-                np.minimum.at(best, view.states, step)
-                updated = np.minimum(distance, best)
-                if np.array_equal(updated, distance):
-                    break
-                distance = updated
-            self.cache[grid] = (view, distance)
-        return self.cache[grid]
-
-
-def scripted_instances(env_id: str, seeds: range, split: str) -> list[Instance]:
-    """MiniGrid instances whose observation is the environment (for GoalSeeker)."""
-    return [
-        Instance(
-            env_id,
-            f"seed {seed}",
-            split,
-            lambda: SeeState(gym.make(env_id)),
-            minigrid_view,
-            seed,
-        )
-        for seed in seeds
-    ]
-
-
 def test_a_scripted_goal_seeker_generalises_on_minigrid(client: MesascopeClient) -> None:
     instances = scripted_instances("MiniGrid-Empty-5x5-v0", range(2), "train")
     instances += scripted_instances("MiniGrid-LavaGapS5-v0", range(1), "test")
@@ -147,6 +93,14 @@ def test_a_scripted_goal_seeker_generalises_on_minigrid(client: MesascopeClient)
         assert row["dashboard"] == f"http://test/inferences/{row['inference_id']}"
     stored = client.get_rollouts(rows[2]["rollouts_id"])
     assert stored["split"] == "test" and stored["tags"]["probe"] == "MiniGrid-LavaGapS5-v0"
+    # One pooled rollout set and inference per family and split; a row per instance.
+    assert rows[0]["inference_id"] == rows[1]["inference_id"] != rows[2]["inference_id"]
+    assert [run.environment_index for run in runs] == [0, 1, 0]
+    assert len(runs[0].report["environments"]) == 2
+    assert rows[0]["environment_id"] != rows[1]["environment_id"]
+    for row in rows:
+        assert row["pooled_verdict"] == "generalises"
+        assert row["goal"] == "goal" and row["goal_posterior"] > 0.5, row
 
 
 def test_probe_runs_a_ppo_policy_from_the_command_line(
@@ -242,3 +196,42 @@ def test_the_client_imports_no_environment_or_learning_library(module: str) -> N
     )
     heavy = ("gymnasium", "minigrid", "stable_baselines3", "torch", "pygame", "irl")
     assert [name for name in loaded if name.split(".")[0] in heavy] == []
+
+
+def door_seeker(obs: np.ndarray) -> int:
+    """Scripted maze policy from the image alone: the move that shortens the path to the door
+    (breadth-first over open squares; channels wall, agent, door)."""
+    walls = obs[0] > 0
+    (door,) = [tuple(cell) for cell in np.argwhere(obs[2] > 0)]
+    (agent,) = [tuple(cell) for cell in np.argwhere(obs[1] > 0)]
+    distance = {door: 0}
+    frontier = [door]
+    for cell in frontier:
+        for dr, dc in MOVES[1:]:
+            near = (cell[0] + dr, cell[1] + dc)
+            if not walls[near] and near not in distance:
+                distance[near] = distance[cell] + 1
+                frontier.append(near)
+
+    def after(move: tuple[int, int]) -> int:
+        near = (agent[0] + move[0], agent[1] + move[1])
+        return distance[agent if walls[near] else near]
+
+    return int(min(range(len(MOVES)), key=lambda a: (after(MOVES[a]), a)))
+
+
+def test_the_maze_suite_is_a_probe_family(client: MesascopeClient) -> None:
+    """Maze instances pool per split; a scripted door-seeker generalises and pursues `door`."""
+    instances = maze_instances("train", range(2), "train") + maze_instances("test", [7], "test")
+    runs = record(door_seeker, instances, episodes=5)
+    assert runs[0].view.feature_names == ("door", "red", "blue", "wall_adjacent")
+    assert all(run.arrays.terminal.sum() == 0 for run in runs)  # the horizon ends every episode
+    submit(client, runs)
+    collect(client, runs, poll=0.01)
+    rows = [result_row(run, client.url) for run in runs]
+    assert rows[0]["inference_id"] == rows[1]["inference_id"] != rows[2]["inference_id"]
+    for row in rows:
+        assert row["status"] == "succeeded", row
+        assert row["normalized_return"] > 0.9, row
+        assert row["pooled_verdict"] == "generalises", row["explanation"]
+        assert row["goal"] == "door", row

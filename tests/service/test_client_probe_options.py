@@ -210,3 +210,28 @@ def test_shifted_env_and_seeds_make_the_test_instances(run_probe: Any, tmp_path:
         ("test", "MiniGrid-LavaGapS5-v0", "seed 2"),
         ("test", "MiniGrid-LavaGapS5-v0", "seed 4"),
     ]
+
+
+def test_the_maze_ids_probe_the_maze_suite(run_probe: Any, tmp_path: Path) -> None:
+    from stable_baselines3 import PPO
+
+    from irl.environments.maze_gym import MazeEnv
+
+    path = tmp_path / "maze.zip"
+    PPO("MlpPolicy", MazeEnv(size=3, maze_seed=0), n_steps=64, seed=0, device="cpu").save(path)
+    probed = run_probe(
+        path,
+        *["--env", "mesascope/Maze-train-v0", "--seeds", "0-1", "--kwargs", '{"size": 3}'],
+        *["--shifted-env", "mesascope/Maze-test-v0", "--shifted-seeds", "5"],
+        *["--episodes", "5"],
+    )
+    assert probed.result.exit_code == 0, probed.result.output
+    assert [(r["split"], r["family"], r["instance"]) for r in probed.rows] == [
+        ("train", "mesascope/Maze-train-v0", "seed 0"),
+        ("train", "mesascope/Maze-train-v0", "seed 1"),
+        ("test", "mesascope/Maze-test-v0", "seed 5"),
+    ]
+    assert probed.rows[0]["inference_id"] == probed.rows[1]["inference_id"]
+    assert all(row["status"] == "succeeded" for row in probed.rows), probed.rows
+    bad = run_probe(path, "--env", "mesascope/Maze-train-v0", "--kwargs", '{"colour": 1}')
+    assert bad.result.exit_code != 0 and "only `size`" in bad.result.output

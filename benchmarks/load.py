@@ -98,7 +98,9 @@ class Client:
         self.stats, self.retries = stats, retries
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
-        headers = {"Idempotency-Key": uuid.uuid4().hex} if method == "POST" else {}
+        headers = {**kwargs.pop("headers", {})}
+        if method == "POST":
+            headers["Idempotency-Key"] = uuid.uuid4().hex
         start, delay = time.monotonic(), 0.25
         for attempt in range(self.retries + 1):
             try:
@@ -149,8 +151,11 @@ class Deployment:
 
 
 @contextmanager
-def deployment(backend: str, data_dir: Path) -> Iterator[Deployment]:
-    """Embedded SQLite, or a fresh PostgreSQL database plus a private Redis."""
+def deployment(
+    backend: str, data_dir: Path, settings: dict[str, str] | None = None
+) -> Iterator[Deployment]:
+    """Embedded SQLite, or a fresh PostgreSQL database plus a private Redis; `settings` are
+    more `MESASCOPE_*` settings (`--setting`)."""
     tuning = {
         "bootstrap_resamples": "2",
         "reaper_interval_seconds": "2",
@@ -158,7 +163,7 @@ def deployment(backend: str, data_dir: Path) -> Iterator[Deployment]:
         "worker_nice": "10",  # jobs yield the CPU to the API on this shared machine
     }
     if backend == "sqlite":
-        yield Deployment(mesascope_env(data_dir, **tuning), data_dir)
+        yield Deployment(mesascope_env(data_dir, **tuning, **(settings or {})), data_dir)
         return
     from tests.service.conftest import drop_postgres_database, fresh_postgres_database
 
@@ -166,6 +171,7 @@ def deployment(backend: str, data_dir: Path) -> Iterator[Deployment]:
     # Three API processes (serve, and two for the list phase) and the workers must fit the
     # server's max_connections (100 by default): 18 threads, so 20 connections, per process.
     tuning["threads"] = "18"
+    tuning.update(settings or {})
     dep = Deployment(
         mesascope_env(
             data_dir, database_url=url, queue_url=f"redis://127.0.0.1:{port}/0", **tuning
@@ -266,6 +272,91 @@ def children(pid: int) -> list[int]:
     return [int(child) for child in found]
 
 
+def descendants(pid: int) -> list[int]:
+    """A process's children, their children, and so on (`serve`'s job workers)."""
+    found = []
+    for child in children(pid):
+        found += [child, *descendants(child)]
+    return found
+
+
+def postgres_backends() -> list[int]:
+    """The PostgreSQL server's processes (every client's: others' load shows here too)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(b"postgres"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class CpuShares:
+    """Where the CPU went during a phase: the API, the job workers, PostgreSQL, this client,
+    and the whole machine (from /proc/stat), as CPU seconds over the phase's wall time."""
+
+    def __init__(self, api_pid: int) -> None:
+        self.groups = {
+            "API": [api_pid],
+            "job workers": descendants(api_pid),
+            "PostgreSQL": postgres_backends(),
+        }
+        self.api_pid = api_pid
+        self.before = {name: _alive_cpu(pids) for name, pids in self.groups.items()}
+        self.sched = _schedstat(api_pid)
+        self.client, self.machine = time.process_time(), _machine_busy()
+        self.start = time.monotonic()
+
+    def report(self) -> None:
+        wall = time.monotonic() - self.start
+        used = {name: _alive_cpu(pids) - self.before[name] for name, pids in self.groups.items()}
+        used["this client"] = time.process_time() - self.client
+        used["machine (all)"] = _machine_busy() - self.machine
+        parts = ", ".join(f"{name} {cpu:.1f} s" for name, cpu in used.items())
+        print(f"{'':39s}CPU over {wall:.1f} s: {parts}")
+        (loop_ran, loop_waited), (all_ran, all_waited) = (
+            (after - before for after, before in zip(now, then, strict=True))
+            for now, then in zip(_schedstat(self.api_pid), self.sched, strict=True)
+        )
+        print(
+            f"{'':39s}API event loop ran {loop_ran:.1f} s, waited {loop_waited:.1f} s for a CPU; "
+            f"all its threads ran {all_ran:.1f} s, waited {all_waited:.1f} s for a CPU"
+        )
+
+
+def _alive_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds([pid])
+        except (OSError, IndexError):  # exited meanwhile
+            continue
+    return total
+
+
+def _schedstat(pid: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(ran, waited in the run queue) in seconds: of the process's main thread (the API's event
+    loop), and summed over all its threads (/proc/PID/task/TID/schedstat)."""
+    main, total = (0.0, 0.0), [0.0, 0.0]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            ran, waited = (int(x) / 1e9 for x in (task / "schedstat").read_text().split()[:2])
+        except (OSError, ValueError):
+            continue
+        total[0], total[1] = total[0] + ran, total[1] + waited
+        if task.name == str(pid):
+            main = (ran, waited)
+    return main, (total[0], total[1])
+
+
+def _machine_busy() -> float:
+    """CPU seconds all cores spent outside idle and iowait since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 class CpuMeter:
     """The CPU time some processes use between `start()` and `report(n)`, per request: the
     server's own cost, whatever else shares the machine."""
@@ -295,10 +386,12 @@ def rollout_body(i: int, run: str, n: int = 20) -> dict[str, Any]:
 
 async def upload_all(client: Client, run: str, count: int) -> dict[str, str]:
     """Upload `count` rollout sets at once; name → id of the acknowledged ones."""
-    bodies = [rollout_body(i, run) for i in range(count)]  # built before the clock starts
+    # Built and encoded before the clock starts, once: a retry sends the same bytes again.
+    bodies = [json.dumps(rollout_body(i, run)).encode() for i in range(count)]
+    headers = {"Content-Type": "application/json"}
 
     async def one(i: int) -> tuple[str, str | None]:
-        response = await client.request("POST", "/v1/rollouts", json=bodies[i])
+        response = await client.request("POST", "/v1/rollouts", content=bodies[i], headers=headers)
         ok = response is not None and response.status_code == 201
         return f"load-{run}-{i}", response.json()["id"] if ok and response else None
 
@@ -402,9 +495,10 @@ async def scenario_uploads(url: str, api_pid: int, key: str, args: argparse.Name
     stats = Stats(f"{args.uploads} uploads while {args.jobs} jobs run")
     client = Client(url, key, stats)
     run = uuid.uuid4().hex[:6]
-    meter = CpuMeter([api_pid])
+    meter, shares = CpuMeter([api_pid]), CpuShares(api_pid)
     acked = await upload_all(client, run, args.uploads)
     meter.report(len(stats.latencies) + stats.retries)
+    shares.report()
     stats.report(await upload_ledger(client, run, acked))
     print(" " * 39 + job_ledger(jobs, await watch_jobs(setup, jobs, DEADLINE_S)))
     await client.close()
@@ -614,7 +708,7 @@ async def main(args: argparse.Namespace) -> None:
     scenarios = args.scenarios.split(",")
     with (
         tempfile.TemporaryDirectory(prefix="mesascope-load-") as tmp,
-        deployment(args.backend, Path(args.keep or tmp)) as dep,
+        deployment(args.backend, Path(args.keep or tmp), dict(args.setting)) as dep,
     ):
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
@@ -667,6 +761,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--api-processes", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10.0, help="each read phase's length")
     parser.add_argument("--keep", help="an empty directory for the data and logs, kept after")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        type=lambda text: tuple(text.split("=", 1)),
+        metavar="NAME=VALUE",
+        help="a mesascope setting for every process (e.g. write_concurrency=2); repeatable",
+    )
     return parser.parse_args()
 
 

@@ -15,6 +15,7 @@ from service.comparisons.router import router as comparisons_router
 from service.core.deps import WriteTurns
 from service.core.documents import add_document_schemas
 from service.core.errors import install_error_handlers
+from service.core.generations import RenderedPages
 from service.core.middleware import Admission, BodySizeLimit, RequestContext, RequestMetrics
 from service.core.settings import Settings, get_settings
 from service.dashboard.router import install as install_dashboard
@@ -90,7 +91,10 @@ def create_app(
     app.state.settings = settings or get_settings()
     app.state.enqueue = enqueue or _default_enqueue
     app.state.queue_check = queue_check or _default_queue_check
-    app.state.write_turns = WriteTurns(app.state.settings.sqlite_busy_seconds)
+    app.state.write_turns = WriteTurns(
+        app.state.settings.sqlite_busy_seconds, app.state.settings.write_turns
+    )
+    app.state.inference_pages = RenderedPages()
     install_error_handlers(app)
     for router in (
         ops_router,

@@ -26,7 +26,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class WriteTurns:
-    """SQLite: this process's write requests take a serving thread one at a time.
+    """This process's write requests take serving threads `turns` at a time (SQLite: one).
 
     SQLite has one writer, so a write request holds the process's write slot from its first
     query until its unit of work commits. Between the two, FastAPI needs a *second* thread of
@@ -35,17 +35,22 @@ class WriteTurns:
     thread, leaving the slot holder unable to finish: all writes stalled until the slot wait
     timed out (30 s). Writers therefore wait here, on the event loop, holding no thread and no
     connection; past `wait` seconds they get a 503 with Retry-After.
+
+    PostgreSQL takes many writers, but a write request is mostly CPU (parsing and checking an
+    upload) under one GIL: many at once only share the process's one core, so every one of them
+    finishes late, and the event loop, which reads the bodies and answers the quick 503s, waits
+    behind them for the GIL. A few turns (`write_concurrency`) finish them in order instead.
     """
 
-    def __init__(self, wait: float) -> None:
-        self.wait = wait
+    def __init__(self, wait: float, turns: int = 1) -> None:
+        self.wait, self.turns = wait, turns
         self._slot: anyio.Semaphore | None = None
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         """Hold this process's write turn (503 after `wait` seconds in line)."""
         if self._slot is None:  # made on first use, inside the event loop
-            self._slot = anyio.Semaphore(1)
+            self._slot = anyio.Semaphore(self.turns)
         slot = self._slot
         try:
             with anyio.fail_after(self.wait):
@@ -59,8 +64,8 @@ class WriteTurns:
 
 
 async def write_turn(request: Request, settings: SettingsDep) -> AsyncIterator[None]:
-    """SQLite write requests wait for their turn here (`WriteTurns`); everything else passes."""
-    if not settings.is_sqlite or request.method in SAFE_METHODS:
+    """Write requests wait for their turn here (`WriteTurns`); reads pass."""
+    if request.method in SAFE_METHODS:
         yield
         return
     turns: WriteTurns = request.app.state.write_turns

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -284,3 +285,13 @@ class IdempotencyRecord(Base):
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class CacheGeneration(Base):
+    """A counter bumped by every transaction that changes what a cached view shows
+    (`service.core.generations`): API processes compare it with the generation their cached
+    page was rendered at, so one cheap query tells them whether the page is still current."""
+
+    __tablename__ = "cache_generations"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -65,7 +65,15 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Wait for a free connection before answering 503."
     )
     max_in_flight: int | None = Field(
-        default=None, ge=1, description="Requests served at once before 503 (default: 4 x threads)."
+        default=None,
+        ge=1,
+        description="Requests admitted at once before 503 (default: 4 x threads, at least 256).",
+    )
+    write_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description="Write requests served at once per API process; the rest wait their turn "
+        "(503 after sqlite_busy_seconds). Default: 1 on SQLite (one writer), 4 on PostgreSQL.",
     )
     sqlite_busy_seconds: float = Field(
         default=30.0, gt=0, description="SQLite: wait this long for another writer to finish."
@@ -116,8 +124,16 @@ class Settings(BaseSettings):
 
     @property
     def in_flight_limit(self) -> int:
-        """Requests admitted at once; the rest get a quick 503 with Retry-After."""
-        return self.max_in_flight or 4 * self.threads
+        """Requests admitted at once; the rest get a quick 503 with Retry-After. Admitted writes
+        beyond the write turns wait in line on the event loop, holding no thread and no
+        connection (only their body), so the limit need not shrink with the threads: a burst of
+        a few hundred small uploads is served in order instead of being sent back to retry."""
+        return self.max_in_flight or max(4 * self.threads, 256)
+
+    @property
+    def write_turns(self) -> int:
+        """Write requests served at once per API process (`WriteTurns`)."""
+        return self.write_concurrency or (1 if self.is_sqlite else 4)
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -11,7 +13,7 @@ from pydantic import BaseModel
 from service.auth.dependencies import CurrentKey
 from service.core.deps import SettingsDep, UowDep
 from service.core.errors import API_PROBLEMS, links, problem_responses
-from service.core.pagination import CursorQuery, LimitQuery, page_of
+from service.core.pagination import CursorQuery, LimitQuery
 from service.core.types import IdPath, IdQuery
 from service.idempotency import service as idempotency
 from service.idempotency.service import IdempotencyKey
@@ -84,9 +86,10 @@ def create_inference(
 
 
 @router.get("", response_model=InferenceList)
-def list_inferences(
+async def list_inferences(
+    request: Request,
     key: CurrentKey,
-    uow: UowDep,
+    settings: SettingsDep,
     status: Status | None = None,
     algorithm: Annotated[str | None, Query(pattern=r"^[a-z_]{1,30}$")] = None,
     verdict: Verdict | None = None,
@@ -95,7 +98,7 @@ def list_inferences(
     tag: TagQuery = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
-) -> dict[str, Any]:
+) -> Response:
     """The project's inferences, newest first, with filters."""
     filters = {
         "status": status,
@@ -104,11 +107,21 @@ def list_inferences(
         "environment_id": environment_id,
         "rollouts_id": rollouts_id,
     }
-    rows = repository.list_page(
-        uow.session, key.project_id, filters=filters, tag=parse_tag(tag), cursor=cursor, limit=limit
+    # The body is rendered once per generation of the inferences (service.list_json) and sent
+    # as is; one thread hand-off, no response validation.
+    page = await anyio.to_thread.run_sync(
+        functools.partial(
+            service.list_json,
+            settings,
+            request.app.state.inference_pages,
+            key.project_id,
+            filters=filters,
+            tag=parse_tag(tag),
+            cursor=cursor,
+            limit=limit,
+        )
     )
-    rewards = repository.rewards_for(uow.session, [r.id for r in rows[:limit]])
-    return page_of(rows, limit, lambda r: service.to_public(r, rewards.get(r.id)))
+    return Response(page.body, media_type="application/json", headers={"ETag": page.etag})
 
 
 @router.get("/{inference_id}", response_model=InferenceDetail, responses=problem_responses(404))

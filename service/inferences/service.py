@@ -12,11 +12,12 @@ from irl.algorithms import ALGORITHMS
 from irl.environments import TabularMDP
 from irl.errors import InvalidInputError, Problem
 from irl.report import build_report
-from service.core import artifacts
-from service.core.db import UnitOfWork
+from service.core import artifacts, generations
+from service.core.db import PoolConfig, UnitOfWork, engine_for, unit_of_work
 from service.core.errors import ConflictError, NotFoundError, UnprocessableError, invalid_input
 from service.core.metrics import JOBS_SUBMITTED
 from service.core.models import Inference
+from service.core.pagination import page_of
 from service.core.settings import Settings
 from service.environments import service as environments
 from service.inferences import budget, reports, repository
@@ -26,6 +27,7 @@ from service.inferences.schemas import (
     GoalsRequest,
     InferenceCreate,
     InferenceDetail,
+    InferenceList,
     InferencePublic,
     RewardPublic,
 )
@@ -99,6 +101,32 @@ def submit(
     uow.after_commit.append(lambda: enqueue(row.id))
     JOBS_SUBMITTED.labels(algorithm=body.algorithm).inc()
     return row
+
+
+def list_json(
+    settings: Settings,
+    pages: generations.RenderedPages,
+    project_id: str,
+    *,
+    filters: dict[str, Any],
+    tag: tuple[str, str] | None,
+    cursor: str | None,
+    limit: int,
+) -> generations.Rendered:
+    """A page of the project's inferences as the JSON `GET /v1/inferences` sends, rendered once
+    per generation: served from `pages` while no transaction has changed any inference since."""
+    key = (project_id, tuple(filters.items()), tag, cursor, limit)
+    with engine_for(settings.database_url, PoolConfig.of(settings)).connect() as connection:
+        generation = generations.current(connection)  # before the rows (see generations)
+    if (cached := pages.get(key, generation)) is not None:
+        return cached
+    with unit_of_work(settings) as uow:
+        rows = repository.list_page(
+            uow.session, project_id, filters=filters, tag=tag, cursor=cursor, limit=limit
+        )
+        rewards = repository.rewards_for(uow.session, [r.id for r in rows[:limit]])
+        page = InferenceList(**page_of(rows, limit, lambda r: to_public(r, rewards.get(r.id))))
+    return pages.put(key, generation, page.model_dump_json(by_alias=True).encode())
 
 
 def get_row(session: Session, project_id: str, inference_id: str) -> Inference:

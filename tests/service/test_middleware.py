@@ -10,6 +10,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -19,7 +20,8 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from service.app import create_app
-from service.core.db import PoolConfig, engine_for
+from service.core.db import PoolConfig, Saturated, engine_for
+from service.core.deps import WriteTurns
 from service.core.logging import JsonFormatter
 from service.core.middleware import Admission, RequestContext
 from service.core.settings import Settings
@@ -245,15 +247,14 @@ async def test_requests_over_the_in_flight_limit_get_503_at_once() -> None:
     assert gate.in_flight == 0
 
 
-async def test_sqlite_writers_beyond_the_thread_pool_all_finish_quickly(
+async def test_writers_beyond_the_thread_pool_all_finish_quickly(
     settings: Settings, queue: Queue, api_key: str
 ) -> None:
     """More concurrent writes than serving threads: each waits for its write turn without a
     thread, so the writer holding SQLite's write slot always finds the thread it needs to
     finish (its response is validated in the pool). Threads that waited for the slot used to
-    take the whole pool and stall every write until the slot wait timed out."""
-    if not settings.is_sqlite:
-        pytest.skip("SQLite only")
+    take the whole pool and stall every write until the slot wait timed out. On PostgreSQL
+    (4 turns, more than the 2 threads) the same writes finish as quickly."""
     settings = settings.model_copy(
         update={"threads": 2, "max_in_flight": 100, "sqlite_busy_seconds": 8}
     )
@@ -276,6 +277,27 @@ async def test_sqlite_writers_beyond_the_thread_pool_all_finish_quickly(
         limiter.total_tokens = tokens
     assert [r.status_code for r in responses] == [201] * 12, [r.text for r in responses]
     assert elapsed < 4, f"12 writes took {elapsed:.1f} s"
+
+
+async def test_write_turns_admit_n_writers_and_the_next_waits_then_gets_503() -> None:
+    turns = WriteTurns(wait=0.2, turns=2)
+    async with turns.turn(), turns.turn():
+        started = time.perf_counter()
+        with pytest.raises(Saturated):
+            async with turns.turn():
+                pass
+        assert 0.15 < time.perf_counter() - started < 2
+    async with turns.turn(), turns.turn():  # both released
+        pass
+
+
+def test_write_turns_default_to_one_on_sqlite_and_four_on_postgres(tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path).write_turns == 1
+    assert Settings(data_dir=tmp_path, threads=18).in_flight_limit == 256  # writers wait in line
+    assert Settings(data_dir=tmp_path, threads=100).in_flight_limit == 400
+    url = "postgresql://localhost/x"
+    assert Settings(data_dir=tmp_path, database_url=url).write_turns == 4
+    assert Settings(data_dir=tmp_path, database_url=url, write_concurrency=2).write_turns == 2
 
 
 async def test_postgres_refusing_connections_for_capacity_is_a_503_not_a_500() -> None:

@@ -8,8 +8,8 @@ a distractor, `lamp` a bystander). Each run samples 50 trajectories of one agent
 training reward {"exit": 1}. The expected outcome of each kind, and why, is in EXPECTED below and
 in docs/verdicts.md, written before the first run. Prints the confusion matrix (markdown), the
 named-goal hit rates, and the agents' true normalised training returns (exact policy values).
-Seeds base + 10_000 * layout + 100 * kind + i (base 990_000 for run 1, 2_000_000 for run 2)
-are used nowhere else.
+Seeds base + 10_000 * layout + 100 * kind + i (base 990_000 for run 1, 2_000_000 for run 2,
+4_000_000 for run 3) are used nowhere else.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 
 from irl.algorithms import mce_irl
 from irl.environments import TabularMDP
+from irl.episodes import EpisodeMixture
 from irl.io.environments import parse_tabular_mdp
 from irl.io.trajectories import parse_trajectories
 from irl.planning import optimal_policy, policy_value, soft_optimal_policy, uniform_policy
@@ -263,7 +264,23 @@ def run(kind: str, world: Layout, seed: int) -> dict[str, Any]:
         "best_posterior": h.best_posterior,
         "free_vs_best_gain": h.free_versus_best.log_likelihood_ratio_per_step,
         "free_vs_best_p": h.free_versus_best.p_value,
+        **_episodes(h.episodes),
         "explanation": report.explanation,
+    }
+
+
+def _episodes(mixture: EpisodeMixture | None) -> dict[str, Any]:
+    """The mixture-across-episodes columns of a run (None when not measured)."""
+    if mixture is None:
+        return {"episode_shares": None, "same_goal_share": None, "mixture_gain": float("nan")}
+    shares = ", ".join(f"{name} {share:.2f}" for name, share in mixture.shares.items())
+    return {
+        "episode_shares": shares,
+        "same_goal_share": mixture.same_goal_share,
+        "mixture_gain": mixture.versus_best.log_likelihood_ratio_per_step,
+        "mixture_p": mixture.versus_best.p_value,
+        "free_vs_mixture_gain": mixture.free_versus_mixture.log_likelihood_ratio_per_step,
+        "free_vs_mixture_p": mixture.free_versus_mixture.p_value,
     }
 
 
@@ -352,7 +369,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"- {r['layout']} {r['kind']} seed {r['seed']}: {r['verdict']} "
                 f"(normalised {r['normalized']:.2f}, EPIC {r['epic']:.2f}, {r['behaviour']}, "
                 f"best `{r['best_goal']}` {r['best_posterior']:.2f}, free-vs-best p "
-                f"{r['free_vs_best_p']:.2g})"
+                f"{r['free_vs_best_p']:.2g}; episodes {r['episode_shares']}, mixture gain "
+                f"{r['mixture_gain']:.3f})"
             )
     if args.out:
         with open(args.out, "w", newline="") as handle:

@@ -267,6 +267,25 @@ def fit_behaviour(
     return BehaviourFit(float(ll), best_beta, tuple(float(p) for p in probabilities))
 
 
+def fitted_log_policy(
+    mdp: TabularMDP, data: ActionData, reward: np.ndarray | None, fit: BehaviourFit
+) -> np.ndarray:
+    """(U, A) log pi(a | t, s) of a fitted behaviour model at the data's (t, s) pairs.
+
+    reward: the (S, A, S) reward `fit` was fitted for, or None for the bias-only model; the sum
+    of data.counts * the result is fit.log_likelihood.
+    """
+    with np.errstate(divide="ignore"):
+        bias = np.log(np.asarray(fit.action_probabilities, dtype=np.float64))
+    logits = np.zeros((len(data.times), mdp.n_actions))
+    if reward is not None and fit.inverse_temperature > 0:
+        spread = float(reward.max() - reward.min())
+        expected = expected_rewards(mdp, reward / spread if spread > 0 else np.zeros_like(reward))
+        logits = _soft_logits(mdp, expected, fit.inverse_temperature)[data.times, data.states]
+    shifted = logits + np.maximum(bias, -2 * MAX_ABS_BIAS)
+    return shifted - _logsumexp(shifted)[:, None]
+
+
 def _soft_logits(mdp: TabularMDP, expected: np.ndarray, beta: float) -> np.ndarray:
     """(H, S, A) log pi of the soft-optimal policy for beta * reward, given r(s, a) (S, A).
 

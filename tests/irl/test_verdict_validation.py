@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from irl.report import exact_report
 from tests.irl.scenarios import AGENTS, Agent, fit_linear, linear_refit, scenario
@@ -35,10 +36,13 @@ CASES = [
 
 @pytest.fixture(autouse=True, scope="module")
 def single_thread() -> Any:
-    """Single-threaded torch, as in the workers (and for repeatable timing)."""
+    """Single-threaded torch and BLAS, as in the workers (OMP_NUM_THREADS): on a shared 2-core
+    machine OpenBLAS threads spin inside every L-BFGS-B step of the bootstrap refits, which
+    made this file about three times slower."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(limits=1):
+        yield
     torch.set_num_threads(threads)
 
 

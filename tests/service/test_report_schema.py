@@ -6,6 +6,7 @@ import pytest
 from pydantic import BaseModel
 
 from irl.divergence import METRICS
+from irl.episodes import EpisodeMixture
 from irl.goal_directedness import LikelihoodTest, OptimisationPower
 from irl.hypotheses import CandidateFit, Hypotheses
 from irl.report import Coverage, GoalDirectednessReport, Report, Returns, Uncertainty
@@ -14,6 +15,7 @@ from service.inferences.schemas import (
     CandidateFitPublic,
     CoveragePublic,
     DivergencePublic,
+    EpisodeMixturePublic,
     GoalDirectednessPublic,
     HypothesesPublic,
     LikelihoodTestPublic,
@@ -34,6 +36,7 @@ PAIRS = [
     (LikelihoodTest, LikelihoodTestPublic),
     (CandidateFit, CandidateFitPublic),
     (Hypotheses, HypothesesPublic),
+    (EpisodeMixture, EpisodeMixturePublic),
 ]
 
 

@@ -201,6 +201,19 @@ def goal_identity(
     )
 
 
+def reads_goal_identity(evidence: Evidence, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> bool:
+    """Whether decide() asks which goal (and so reads `hypotheses`): enough trajectories, a
+    defined training return below the midpoint, and goal-directed behaviour. A bootstrap
+    resample for which this is False can skip fitting the named goals."""
+    e, t = evidence, thresholds
+    return (
+        e.n_trajectories >= t.min_trajectories
+        and e.normalized_training_return is not None
+        and e.normalized_training_return < t.achieves_training_return
+        and behaviour(e, t) == "goal_directed"
+    )
+
+
 def decide(evidence: Evidence, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> tuple[Verdict, str]:
     """The verdict and the reason for it, in a clause."""
     t, e = thresholds, evidence

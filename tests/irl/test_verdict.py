@@ -18,6 +18,7 @@ from irl.verdict import (
     display_weights,
     explain,
     is_goal_directed,
+    reads_goal_identity,
 )
 
 GOAL_DIRECTED = Evidence(
@@ -268,3 +269,28 @@ def test_explanation_gives_the_episode_shares_of_a_split() -> None:
     assert "different episodes pursue different goals" in reason
     assert "`red` 55% of episodes, `door` 45%" in text
     assert "a mixture across episodes explains the actions better than any one goal" in text
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"normalized_training_return": 0.9},
+        {"normalized_training_return": None},
+        {"n_trajectories": 4},
+        {"p_value": 0.2, "log_likelihood_ratio_per_step": 0.002},
+        {"epic": 0.1},
+        {},
+    ],
+)
+def test_the_named_goals_matter_only_where_the_rule_reads_goal_identity(
+    changes: dict[str, Any],
+) -> None:
+    # decide() must give the same verdict with opposite named goals wherever
+    # reads_goal_identity says it does not read them
+    evidence = replace(GOAL_DIRECTED, **changes)
+    door = replace(evidence, hypotheses=hypotheses({"door": 0.99, "red": 0.01}, same=0.99))
+    red = replace(evidence, hypotheses=hypotheses({"door": 0.01, "red": 0.99}, same=0.01))
+    if reads_goal_identity(evidence):
+        assert decide(door)[0] != decide(red)[0]
+    else:
+        assert decide(door)[0] == decide(red)[0]

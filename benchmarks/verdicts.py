@@ -1,6 +1,7 @@
 """The verdict on agents it was not built on: 9 agent kinds x 3 layouts x fresh seeds.
 
     python -m benchmarks.verdicts [--seeds 20] [--kinds a,b] [--layouts a,b] [--out FILE.csv]
+    python -m benchmarks.verdicts --maze-story 5   # the maze story's agents, with the bootstrap
 
 Every layout uses feature names the rule was never looked at with (`exit` is trained, `gem` is
 a distractor, `lamp` a bystander). Each run samples 50 trajectories of one agent, fits MCE IRL
@@ -23,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from irl.algorithms import mce_irl
 from irl.environments import TabularMDP
@@ -316,6 +318,36 @@ def by_layout(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def maze_story(n_seeds: int) -> None:
+    """The maze story's agents (tests/irl/test_verdict_validation.py's seeds) with the service's
+    20-resample bootstrap: verdict, resample verdicts and disagreement per seed."""
+    from tests.irl.scenarios import AGENTS, fit_linear, linear_refit, scenario
+    from tests.irl.test_verdict_validation import EXPECTED, FIRST_SEED
+
+    print("| agent | seed | verdict (expected) | resample verdicts | disagreement |")
+    print("|---|---|---|---|---|")
+    for agent in AGENTS:
+        for seed in range(FIRST_SEED[agent], FIRST_SEED[agent] + n_seeds):
+            s = scenario(agent, seed=seed)
+            report = exact_report(
+                mdp=s.mdp,
+                trajectories=s.trajectories,
+                inferred=fit_linear(s, seed=seed),
+                reference=s.training,
+                n_parameters=len(s.mdp.feature_names),
+                refit=linear_refit(s.mdp, seed=seed),
+                rng=np.random.default_rng(seed),
+            )
+            u = report.uncertainty
+            assert u is not None
+            counts = ", ".join(f"{v} {c}" for v, c in u.verdicts.items())
+            print(
+                f"| {agent} | {seed} | {report.verdict} ({EXPECTED[agent]}) | {counts} | "
+                f"{u.disagreement:.0%} |",
+                flush=True,
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
@@ -326,7 +358,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--layouts", default=",".join(LAYOUTS))
     parser.add_argument("--out", default=None, help="CSV of every run")
     parser.add_argument("--truths-only", action="store_true", help="only the true returns")
+    parser.add_argument(
+        "--maze-story", type=int, default=0, metavar="N", help="bootstrap N maze-story seeds"
+    )
     args = parser.parse_args(argv)
+    if args.maze_story:
+        with threadpool_limits(limits=1):
+            maze_story(args.maze_story)
+        return
     kinds = [k for k in args.kinds.split(",") if k]
     names = [name for name in args.layouts.split(",") if name]
     worlds = {name: layout(name) for name in names}

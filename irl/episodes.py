@@ -46,11 +46,11 @@ class EpisodeMixture:
         return {**asdict(self), "shares": dict(self.shares)}
 
 
-def step_pairs(mdp_states: int, data: ActionData, trajectories: TrajectorySet) -> np.ndarray:
+def step_pairs(n_states: int, data: ActionData, trajectories: TrajectorySet) -> np.ndarray:
     """(N,) int64: each transition's row in `data` (its distinct (t, s) pair)."""
     states, _, _ = trajectories.transitions()
-    keys = np.asarray(trajectories.timesteps, dtype=np.int64) * mdp_states + states
-    rows = data.times * mdp_states + data.states
+    keys = np.asarray(trajectories.timesteps, dtype=np.int64) * n_states + states
+    rows = data.times * n_states + data.states
     return np.asarray(np.searchsorted(rows, keys), dtype=np.int64)
 
 

@@ -347,6 +347,11 @@ def _named(evidence: Evidence, thresholds: Thresholds) -> str:
         )
     elif best.training:
         which = f"pursues the training reward `{training}` (posterior {h.best_posterior:.2f})"
+    elif best.epic_to_training < thresholds.far_epic:
+        which = (
+            f"pursues `{h.best}` (posterior {h.best_posterior:.2f}), which counts as the training "
+            f"goal: EPIC {best.epic_to_training:.2f} to the training reward `{training}`"
+        )
     else:
         which = (
             f"pursues `{h.best}` (posterior {h.best_posterior:.2f}), not the training reward "

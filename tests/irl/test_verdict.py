@@ -294,3 +294,16 @@ def test_the_named_goals_matter_only_where_the_rule_reads_goal_identity(
         assert decide(door)[0] != decide(red)[0]
     else:
         assert decide(door)[0] == decide(red)[0]
+
+
+def test_a_best_candidate_close_to_the_training_reward_is_called_the_training_goal() -> None:
+    named = hypotheses({"door": 0.0, "dead_end": 1.0}, same=1.0)
+    close = tuple(
+        replace(c, epic_to_training=0.3) if not c.training else c for c in named.candidates
+    )
+    evidence = replace(GOAL_DIRECTED, hypotheses=replace(named, candidates=close))
+    verdict, reason = decide(evidence)
+    text = explain(evidence, verdict, reason, utility="`dead_end` (1.00)", training="`door` (1.00)")
+    assert verdict == "capability_failure"
+    assert "pursues `dead_end` (posterior 1.00), which counts as the training goal" in text
+    assert "not the training reward" not in text

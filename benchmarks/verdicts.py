@@ -1,6 +1,7 @@
 """The verdict on agents it was not built on: 9 agent kinds x 3 layouts x fresh seeds.
 
     python -m benchmarks.verdicts [--seeds 20] [--kinds a,b] [--layouts a,b] [--out FILE.csv]
+    python -m benchmarks.verdicts --maze-story 5   # the maze story's agents, with the bootstrap
 
 Every layout uses feature names the rule was never looked at with (`exit` is trained, `gem` is
 a distractor, `lamp` a bystander). Each run samples 50 trajectories of one agent, fits MCE IRL
@@ -8,8 +9,8 @@ a distractor, `lamp` a bystander). Each run samples 50 trajectories of one agent
 training reward {"exit": 1}. The expected outcome of each kind, and why, is in EXPECTED below and
 in docs/verdicts.md, written before the first run. Prints the confusion matrix (markdown), the
 named-goal hit rates, and the agents' true normalised training returns (exact policy values).
-Seeds base + 10_000 * layout + 100 * kind + i (base 990_000 for run 1, 2_000_000 for run 2)
-are used nowhere else.
+Seeds base + 10_000 * layout + 100 * kind + i (base 990_000 for run 1, 2_000_000 for run 2,
+4_000_000 for run 3) are used nowhere else.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from irl.algorithms import mce_irl
 from irl.environments import TabularMDP
+from irl.episodes import EpisodeMixture
 from irl.io.environments import parse_tabular_mdp
 from irl.io.trajectories import parse_trajectories
 from irl.planning import optimal_policy, policy_value, soft_optimal_policy, uniform_policy
@@ -263,7 +266,23 @@ def run(kind: str, world: Layout, seed: int) -> dict[str, Any]:
         "best_posterior": h.best_posterior,
         "free_vs_best_gain": h.free_versus_best.log_likelihood_ratio_per_step,
         "free_vs_best_p": h.free_versus_best.p_value,
+        **_episodes(h.episodes),
         "explanation": report.explanation,
+    }
+
+
+def _episodes(mixture: EpisodeMixture | None) -> dict[str, Any]:
+    """The mixture-across-episodes columns of a run (None when not measured)."""
+    if mixture is None:
+        return {"episode_shares": None, "same_goal_share": None, "mixture_gain": float("nan")}
+    shares = ", ".join(f"{name} {share:.2f}" for name, share in mixture.shares.items())
+    return {
+        "episode_shares": shares,
+        "same_goal_share": mixture.same_goal_share,
+        "mixture_gain": mixture.versus_best.log_likelihood_ratio_per_step,
+        "mixture_p": mixture.versus_best.p_value,
+        "free_vs_mixture_gain": mixture.free_versus_mixture.log_likelihood_ratio_per_step,
+        "free_vs_mixture_p": mixture.free_versus_mixture.p_value,
     }
 
 
@@ -299,6 +318,36 @@ def by_layout(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def maze_story(n_seeds: int) -> None:
+    """The maze story's agents (tests/irl/test_verdict_validation.py's seeds) with the service's
+    20-resample bootstrap: verdict, resample verdicts and disagreement per seed."""
+    from tests.irl.scenarios import AGENTS, fit_linear, linear_refit, scenario
+    from tests.irl.test_verdict_validation import EXPECTED, FIRST_SEED
+
+    print("| agent | seed | verdict (expected) | resample verdicts | disagreement |")
+    print("|---|---|---|---|---|")
+    for agent in AGENTS:
+        for seed in range(FIRST_SEED[agent], FIRST_SEED[agent] + n_seeds):
+            s = scenario(agent, seed=seed)
+            report = exact_report(
+                mdp=s.mdp,
+                trajectories=s.trajectories,
+                inferred=fit_linear(s, seed=seed),
+                reference=s.training,
+                n_parameters=len(s.mdp.feature_names),
+                refit=linear_refit(s.mdp, seed=seed),
+                rng=np.random.default_rng(seed),
+            )
+            u = report.uncertainty
+            assert u is not None
+            counts = ", ".join(f"{v} {c}" for v, c in u.verdicts.items())
+            print(
+                f"| {agent} | {seed} | {report.verdict} ({EXPECTED[agent]}) | {counts} | "
+                f"{u.disagreement:.0%} |",
+                flush=True,
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
@@ -309,7 +358,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--layouts", default=",".join(LAYOUTS))
     parser.add_argument("--out", default=None, help="CSV of every run")
     parser.add_argument("--truths-only", action="store_true", help="only the true returns")
+    parser.add_argument(
+        "--maze-story", type=int, default=0, metavar="N", help="bootstrap N maze-story seeds"
+    )
     args = parser.parse_args(argv)
+    if args.maze_story:
+        with threadpool_limits(limits=1):
+            maze_story(args.maze_story)
+        return
     kinds = [k for k in args.kinds.split(",") if k]
     names = [name for name in args.layouts.split(",") if name]
     worlds = {name: layout(name) for name in names}
@@ -352,7 +408,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"- {r['layout']} {r['kind']} seed {r['seed']}: {r['verdict']} "
                 f"(normalised {r['normalized']:.2f}, EPIC {r['epic']:.2f}, {r['behaviour']}, "
                 f"best `{r['best_goal']}` {r['best_posterior']:.2f}, free-vs-best p "
-                f"{r['free_vs_best_p']:.2g})"
+                f"{r['free_vs_best_p']:.2g}; episodes {r['episode_shares']}, mixture gain "
+                f"{r['mixture_gain']:.3f})"
             )
     if args.out:
         with open(args.out, "w", newline="") as handle:

@@ -396,6 +396,32 @@ def fit_behaviour(
     return BehaviourFit(float(ll), best_beta, tuple(float(p) for p in probabilities))
 
 
+def fitted_log_policy(
+    mdp: TabularMDP,
+    data: "ActionData",
+    reward: "np.ndarray | PlanningReward | None",
+    fit: BehaviourFit,
+    *,
+    logits: Logits | None = None,
+    dynamics: SparseDynamics | None = None,
+) -> np.ndarray:
+    """(U, A) log pi(a | t, s) of a fitted behaviour model at the data's (t, s) pairs.
+
+    reward: the reward `fit` was fitted for (dense (S, A, S) or PlanningReward; `logits` from
+    behaviour_logits reuses its passes), or None for the bias-only model; the sum of
+    data.counts * the result is fit.log_likelihood.
+    """
+    with np.errstate(divide="ignore"):
+        bias = np.log(np.asarray(fit.action_probabilities, dtype=np.float64))
+    at = np.zeros((len(data.times), mdp.n_actions))
+    if reward is not None and fit.inverse_temperature > 0:
+        planning = PlanningReward.of(mdp, reward)
+        logits = behaviour_logits(mdp, data, planning, dynamics) if logits is None else logits
+        at = logits(fit.inverse_temperature)
+    shifted = at + np.maximum(bias, -2 * MAX_ABS_BIAS)
+    return np.asarray(shifted - _logsumexp(shifted)[:, None])
+
+
 def _local_search(
     profile: Callable[[float], tuple[float, np.ndarray]], around: float
 ) -> dict[float, tuple[float, np.ndarray]]:

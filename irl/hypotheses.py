@@ -7,7 +7,8 @@ inverse temperature beta >= 0 and the action bias b of pi ∝ exp(Q_soft[beta r]
 under a uniform prior over the candidates the BIC approximation of the posterior is
 softmax(log-likelihood). The free IRL fit, in the same family, tells whether the behaviour is
 explained significantly and substantially better than by the best candidate ("none of the named
-goals"). docs/verdicts.md derives the thresholds.
+goals"). The same candidates as a mixture across episodes (irl.episodes) tell one goal from
+different goals in different episodes. docs/verdicts.md derives the thresholds.
 """
 
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ import numpy as np
 from irl.algorithms.fast_mce import SparseDynamics
 from irl.divergence.sparse import sparse_epic_distance
 from irl.environments.tabular import TabularMDP
+from irl.episodes import EpisodeMixture, episode_log_likelihoods, episode_mixture, step_pairs
 from irl.errors import InvalidInputError
 from irl.goal_directedness import (
     ActionData,
@@ -28,6 +30,7 @@ from irl.goal_directedness import (
     PlanningReward,
     behaviour_logits,
     fit_behaviour,
+    fitted_log_policy,
     likelihood_test,
 )
 from irl.planning_sparse import planning_dynamics
@@ -86,12 +89,15 @@ class Hypotheses:
     """The free IRL fit's log-likelihood per step (its reward direction, with beta and bias)."""
     free_versus_best: LikelihoodTest
     """The free fit against the best candidate (dof: free parameters - 1)."""
+    episodes: EpisodeMixture | None = None
+    """The candidates (and no goal) as a mixture across episodes (None: not measured)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
         return {
             **asdict(self),
             "candidates": [asdict(c) for c in self.candidates],
+            "episodes": None if self.episodes is None else self.episodes.to_dict(),
         }
 
 
@@ -199,15 +205,18 @@ def fit_hypotheses(
     n = max(data.n_steps, 1)
     training = next((c for c in candidates if c.training), candidates[0])
     r_training = sparse_reward(training.reward, mdp, support)
+    pairs = step_pairs(mdp.n_states, data, trajectories)
     fits = []
+    episodes = []
     for i, candidate in enumerate(candidates):
         r = sparse_reward(candidate.reward, mdp, support)
+        planning = PlanningReward.of_sparse(r, support)
+        plans = behaviour_logits(mdp, data, planning, dynamics) if warm is None else warm.logits[i]
         fit = fit_behaviour(
             mdp,
             data,
-            PlanningReward.of_sparse(r, support),
-            dynamics=dynamics,
-            logits=None if warm is None else warm.logits[i],
+            planning,
+            logits=plans,
             around=None if warm is None else warm.inverse_temperatures[i],
         )
         distance = (
@@ -216,6 +225,10 @@ def fit_hypotheses(
             else sparse_epic_distance(r, r_training, discount=mdp.discount, support=support)
         )
         fits.append((candidate, fit, distance))
+        log_policy = fitted_log_policy(mdp, data, planning, fit, logits=plans)
+        episodes.append(episode_log_likelihoods(log_policy, pairs, trajectories))
+    no_goal = fitted_log_policy(mdp, data, None, fit_behaviour(mdp, data, None))
+    episodes.append(episode_log_likelihoods(no_goal, pairs, trajectories))
     ll = np.array([fit.log_likelihood for _, fit, _ in fits])
     posterior = np.exp(ll - ll.max())
     posterior /= posterior.sum()
@@ -247,6 +260,14 @@ def fit_hypotheses(
         free_log_likelihood_per_step=free.log_likelihood / n,
         free_versus_best=likelihood_test(
             free.log_likelihood, float(ll.max()), max(free_parameters - 1, 1), data.n_steps
+        ),
+        episodes=episode_mixture(
+            [c.name for c, _, _ in fits],
+            [distance < far_epic for _, _, distance in fits],
+            np.column_stack(episodes),
+            free_log_likelihood=free.log_likelihood,
+            free_parameters=free_parameters,
+            n_steps=data.n_steps,
         ),
     )
 

@@ -115,9 +115,7 @@ def exact_report(
     candidates = default_candidates(
         mdp, reference, goals, features=feature_goals, support=prepared.support
     )
-    evaluate = partial(
-        sparse_measure, prepared, candidates=candidates, far_epic=thresholds.far_epic
-    )
+    evaluate = partial(sparse_measure, prepared, candidates=candidates, thresholds=thresholds)
     point = evaluate(trajectories, inferred)
     power = sparse_power(prepared, trajectories, inferred, rng=rng, n_samples=n_monte_carlo)
     evidence = replace(point.evidence, optimisation_power_bits=power.bits)

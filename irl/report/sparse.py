@@ -11,7 +11,7 @@ of the whole report up front.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -40,7 +40,7 @@ from irl.planning_sparse import planning_dynamics, reward_passes
 from irl.rewards import LinearReward, TabularReward
 from irl.rewards_sparse import SparseReward, TransitionSupport, sparse_reward
 from irl.trajectories import TrajectorySet
-from irl.verdict import DEFAULT_THRESHOLDS, Evidence
+from irl.verdict import DEFAULT_THRESHOLDS, Evidence, Thresholds, reads_goal_identity
 
 ConcreteReward = TabularReward | LinearReward
 
@@ -144,7 +144,7 @@ def sparse_measure(
     inferred: ConcreteReward | SparseReward,
     *,
     candidates: Sequence[Candidate] = (),
-    far_epic: float = DEFAULT_THRESHOLDS.far_epic,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
     warm: "Resampling | None" = None,
 ) -> Measured:
     """The verdict's evidence without dense arrays: EPIC (closed form), normalised returns under
@@ -154,8 +154,9 @@ def sparse_measure(
     One backward pass gives the inferred reward's optimal and uniform values; the reference's
     come from `reference`; the reward-with-bias fit is shared with the hypotheses' free fit.
     A bootstrap resample passes `warm` (Resampling.of the full data's measurement): its
-    behaviour fits search near the full data's inverse temperatures and the candidates' plans
-    are reused.
+    behaviour fits search near the full data's inverse temperatures, the candidates' plans are
+    reused, and the named goals are fitted only when the verdict reads them
+    (irl.verdict.reads_goal_identity).
     """
     mdp, support = reference.mdp, reference.support
     reward = as_sparse(inferred, mdp, support)
@@ -181,20 +182,6 @@ def sparse_measure(
         rows=None if warm is None else warm.rows,
         around=None if warm is None else warm.inverse_temperature,
     )
-    hypotheses = None
-    if candidates:
-        hypotheses = fit_hypotheses(
-            mdp,
-            trajectories,
-            candidates,
-            free_reward=planning,
-            free_parameters=reference.n_parameters,
-            far_epic=far_epic,
-            free_fit=free_fit,
-            support=support,
-            dynamics=reference.dynamics,
-            warm=None if warm is None else warm.candidates,
-        )
     evidence = Evidence(
         normalized_training_return=under_training.normalized,
         epic=sparse_epic_distance(reward, reference.reward, discount=mdp.discount, support=support),
@@ -202,8 +189,22 @@ def sparse_measure(
         n_actions=mdp.n_actions,
         normalized_inferred_return=under_inferred.normalized,
         **directed.evidence_fields(),
-        hypotheses=hypotheses,
+        hypotheses=None,
     )
+    if candidates and (warm is None or reads_goal_identity(evidence, thresholds)):
+        hypotheses = fit_hypotheses(
+            mdp,
+            trajectories,
+            candidates,
+            free_reward=planning,
+            free_parameters=reference.n_parameters,
+            far_epic=thresholds.far_epic,
+            free_fit=free_fit,
+            support=support,
+            dynamics=reference.dynamics,
+            warm=None if warm is None else warm.candidates,
+        )
+        evidence = replace(evidence, hypotheses=hypotheses)
     return Measured(evidence, directed, under_training, under_inferred)
 
 

@@ -311,43 +311,50 @@ def wait(
         raise typer.Exit(1)
 
 
+GoalOption = Annotated[
+    list[str] | None,
+    typer.Option("--goal", help="A named candidate goal: name=reward spec (JSON or file); repeat."),
+]
+FeatureGoalsOption = Annotated[
+    bool, typer.Option(help="Offer each single feature as a candidate goal.")
+]
+
+
 @app.command()
 def divergence(
     inference_id: str,
     against: Annotated[str, typer.Option(help="training, observed, environment, or a spec.")] = (
         "training"
     ),
+    goal: GoalOption = None,
+    feature_goals: FeatureGoalsOption = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the divergence report and verdict of a finished inference."""
+    """Show the divergence report and verdict of a finished inference (with --goal or
+    --no-feature-goals, computed now with those named goals and not stored)."""
     with MesascopeClient() as client:
-        report = _call(lambda: client.divergence(inference_id, divergence_target(against)))
+        report = _call(
+            lambda: client.divergence(
+                inference_id,
+                divergence_target(against),
+                goals=named_goals(goal or []),
+                feature_goals=feature_goals,
+            )
+        )
 
     def human(console: Console) -> None:
         metrics = [[k, v] for k, v in report["metrics"].items() if v is not None]
         returns = [[k, v] for k, v in report["returns"].items() if v is not None]
         _table(report["verdict"], ["measure", "value"], metrics + returns)(console)
+        if report.get("hypotheses"):
+            _goals_table(report["hypotheses"])(console)
         console.print(report["explanation"], markup=False, highlight=False)
 
     _emit(report, as_json, human, plain=[report["verdict"]])
 
 
-@app.command()
-def goals(
-    inference_id: str,
-    goal: Annotated[
-        list[str] | None, typer.Option(help="name=reward spec (JSON or file), repeatable.")
-    ] = None,
-    feature_goals: Annotated[
-        bool, typer.Option(help="Offer each single feature as a candidate.")
-    ] = True,
-    as_json: JsonOption = False,
-) -> None:
-    """Which named goal does a finished tabular inference's behaviour pursue?"""
-    with MesascopeClient() as client:
-        result = _call(
-            lambda: client.goals(inference_id, named_goals(goal or []), feature_goals=feature_goals)
-        )
+def _goals_table(hypotheses: dict[str, Any]) -> Callable[[Console], None]:
+    """The named goals, best first: posterior, log-likelihood per step, BIC."""
     rows = [
         [
             c["name"] + (" (training)" if c["training"] else ""),
@@ -355,9 +362,24 @@ def goals(
             c["log_likelihood_per_step"],
             c["bic"],
         ]
-        for c in result["candidates"]
+        for c in hypotheses["candidates"]
     ]
-    table = _table("named goals", ["goal", "posterior", "log-lik/step", "BIC"], rows)
+    return _table("named goals", ["goal", "posterior", "log-lik/step", "BIC"], rows)
+
+
+@app.command()
+def goals(
+    inference_id: str,
+    goal: GoalOption = None,
+    feature_goals: FeatureGoalsOption = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Which named goal does a finished tabular inference's behaviour pursue?"""
+    with MesascopeClient() as client:
+        result = _call(
+            lambda: client.goals(inference_id, named_goals(goal or []), feature_goals=feature_goals)
+        )
+    table = _goals_table(result)
 
     def human(console: Console) -> None:
         table(console)

@@ -305,19 +305,49 @@ class MesascopeClient:
         """The inferred reward as a reward spec."""
         return dict(self._request("GET", f"/v1/inferences/{inference_id}/reward"))
 
-    def divergence(self, inference_id: str, against: str | Mapping[str, Any] = "training") -> Json:
-        """The divergence report against `training`, `observed`, `environment` or a spec."""
-        if isinstance(against, str):
+    def divergence(
+        self,
+        inference_id: str,
+        against: str | Mapping[str, Any] = "training",
+        *,
+        goals: Mapping[str, Mapping[str, Any]] | None = None,
+        feature_goals: bool = True,
+    ) -> Json:
+        """The divergence report against `training`, `observed`, `environment` or a spec.
+
+        `goals` (reward specs by name) and `feature_goals` choose the named-goal candidates;
+        with either, the report is computed on demand (POST), with `training` resolved to the
+        rollout set's training reward.
+        """
+        named = goals is not None and len(goals) > 0
+        if isinstance(against, str) and not named and feature_goals:
             return dict(
                 self._request(
                     "GET", f"/v1/inferences/{inference_id}/divergence", params={"against": against}
                 )
             )
-        return dict(
-            self._request(
-                "POST", f"/v1/inferences/{inference_id}/divergence", json={"against": dict(against)}
+        body: dict[str, Any] = {"against": self._reference_spec(inference_id, against)}
+        if named or not feature_goals:
+            body["goals"] = {name: dict(spec) for name, spec in (goals or {}).items()}
+            body["feature_goals"] = feature_goals
+        return dict(self._request("POST", f"/v1/inferences/{inference_id}/divergence", json=body))
+
+    def _reference_spec(
+        self, inference_id: str, against: str | Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A divergence reference as a reward spec: `training` is the inference's rollout set's
+        training reward, `observed` and `environment` are reward kinds."""
+        if not isinstance(against, str):
+            return dict(against)
+        if against != "training":
+            return {"kind": against}
+        rollouts_id = self.get_inference(inference_id)["rollouts_id"]
+        training = self.get_rollouts(rollouts_id).get("training_reward")
+        if training is None:
+            raise ValueError(
+                f"rollouts {rollouts_id} have no training reward; pass --against with a reward spec"
             )
-        )
+        return dict(training)
 
     def goals(
         self,

@@ -171,6 +171,21 @@ class CandidateFitPublic(BaseModel):
     epic_to_training: float
 
 
+class EpisodeMixturePublic(BaseModel):
+    """The named goals (and no goal) as a mixture across episodes: one goal, or different goals
+    in different episodes (docs/verdicts.md)."""
+
+    shares: dict[str, float] = Field(
+        description="Fitted share of episodes per candidate, and `(no goal)`, largest first."
+    )
+    same_goal_share: float | None = Field(
+        description="Share of the goal-pursuing episodes on goals equivalent to the reference."
+    )
+    log_likelihood_per_step: float
+    versus_best: LikelihoodTestPublic
+    free_versus_mixture: LikelihoodTestPublic
+
+
 class HypothesesPublic(BaseModel):
     """Named-goal hypotheses, best first, and the free IRL fit against the best one."""
 
@@ -180,6 +195,7 @@ class HypothesesPublic(BaseModel):
     same_goal_posterior: float
     free_log_likelihood_per_step: float
     free_versus_best: LikelihoodTestPublic
+    episodes: EpisodeMixturePublic | None = None
 
 
 class ThresholdsPublic(BaseModel):

@@ -111,6 +111,15 @@ def test_options_override_the_files_fields(server: Served, ids: Ids) -> None:
         (["divergence", "{inference}"], "generalises"),
         (
             [
+                "divergence",
+                "{inference}",
+                "--goal",
+                'away={{"kind": "linear", "weights": {{"lamp": 1, "goal": -1}}}}',
+            ],
+            "generalises",
+        ),
+        (
+            [
                 "compare",
                 '{{"kind": "linear", "weights": {{"goal": 1}}}}',
                 "{inference}",

@@ -11,6 +11,7 @@ from irl.hypotheses import default_candidates
 from irl.report.sparse import Resampling, SparseReference, sparse_measure
 from irl.rewards import LinearReward, reward_array
 from irl.uncertainty import resample
+from irl.verdict import reads_goal_identity
 from tests.irl.policies import biased, sampled
 from tests.irl.scenarios import Scenario, fit_linear, linear_refit, scenario
 
@@ -80,8 +81,11 @@ def test_a_warm_resample_measures_what_a_cold_one_does(agent: Scenario) -> None:
         assert hot.log_likelihood_ratio_per_step == pytest.approx(
             cold.log_likelihood_ratio_per_step, abs=scale
         )
-        assert hot.hypotheses is not None and cold.hypotheses is not None
+        assert cold.hypotheses is not None
+        if not reads_goal_identity(hot):  # the verdict does not ask which goal: not fitted
+            assert hot.hypotheses is None
+            continue
+        assert hot.hypotheses is not None
         assert hot.hypotheses.best == cold.hypotheses.best
-        assert hot.hypotheses.best_posterior == pytest.approx(
-            cold.hypotheses.best_posterior, abs=0.02
-        )
+        posterior = cold.hypotheses.best_posterior
+        assert hot.hypotheses.best_posterior == pytest.approx(posterior, abs=0.02)

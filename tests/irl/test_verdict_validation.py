@@ -4,7 +4,9 @@ The seeds below are used nowhere else, and no threshold was chosen by looking at
 thresholds are derived in docs/verdicts.md; the scenario was designed on other seeds). Every seed
 must give the expected verdict; the first BOOTSTRAPPED seeds of each agent also run the
 bootstrap (20 refits), so the verdict must also survive resampling (at most 10% of resamples
-may disagree).
+may disagree). The bootstrap is most of the cost (20 refits and reports per seed), so this file
+bootstraps 2 seeds per agent; `python -m benchmarks.verdicts --maze-story 5` runs the same check
+on the first 5 seeds of each agent (the table in docs/verdicts.md).
 """
 
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from irl.report import exact_report
 from tests.irl.scenarios import AGENTS, Agent, fit_linear, linear_refit, scenario
@@ -27,7 +30,7 @@ FIRST_SEED: dict[Agent, int] = {
     "random_walker": 882_000,
 }
 N_SEEDS = 20
-BOOTSTRAPPED = 5
+BOOTSTRAPPED = 2
 CASES = [
     (agent, FIRST_SEED[agent] + i, i < BOOTSTRAPPED) for agent in AGENTS for i in range(N_SEEDS)
 ]
@@ -35,10 +38,13 @@ CASES = [
 
 @pytest.fixture(autouse=True, scope="module")
 def single_thread() -> Any:
-    """Single-threaded torch, as in the workers (and for repeatable timing)."""
+    """Single-threaded torch and BLAS, as in the workers (OMP_NUM_THREADS): on a shared 2-core
+    machine OpenBLAS threads spin inside every L-BFGS-B step of the bootstrap refits, which
+    made this file about three times slower."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(limits=1):
+        yield
     torch.set_num_threads(threads)
 
 

@@ -6,6 +6,7 @@ import pytest
 from pydantic import BaseModel
 
 from irl.divergence import METRICS
+from irl.episodes import EpisodeMixture
 from irl.goal_directedness import LikelihoodTest, OptimisationPower
 from irl.hypotheses import CandidateFit, Hypotheses
 from irl.report import Coverage, GoalDirectednessReport, Report, Returns, Uncertainty
@@ -16,6 +17,7 @@ from service.inferences.schemas import (
     CoveragePublic,
     DivergencePublic,
     EnvironmentBreakdownPublic,
+    EpisodeMixturePublic,
     GoalDirectednessPublic,
     HypothesesPublic,
     LikelihoodTestPublic,
@@ -37,6 +39,7 @@ PAIRS = [
     (CandidateFit, CandidateFitPublic),
     (Hypotheses, HypothesesPublic),
     (EnvironmentBreakdown, EnvironmentBreakdownPublic),
+    (EpisodeMixture, EpisodeMixturePublic),
 ]
 
 

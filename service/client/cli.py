@@ -459,16 +459,13 @@ def list_items(
     _emit(items, as_json, _table(what, columns, rows), plain=[item["id"] for item in items])
 
 
-MAZE_PREFIX = "mesascope/Maze-"
-"""The maze suite's gymnasium ids (irl.environments.maze_gym.MAZE_IDS) start so."""
-
-
 def _probe_instances(
     env: str, seeds: str, kwargs: str | None, split: str, observation: str, n_actions: int | None
 ) -> list[Any]:
     """The instances of one family: MiniGrid ids and the maze suite's by seed, toy-text ids by
     kwargs variant."""
     from service.client.probe import (
+        MAZE_FAMILY,
         maze_instances,
         minigrid_instances,
         parse_seeds,
@@ -476,11 +473,11 @@ def _probe_instances(
     )
 
     given = json.loads(kwargs) if kwargs else {}
-    if env.startswith(MAZE_PREFIX):
-        distribution = env.removeprefix(MAZE_PREFIX).removesuffix("-v0")
+    if env.startswith(MAZE_FAMILY):
+        distribution = env.removeprefix(MAZE_FAMILY).removesuffix("-v0")
         if distribution not in ("train", "test") or not isinstance(given, dict):
             raise ValueError(
-                f"--env {env}: the maze ids are {MAZE_PREFIX}train-v0 and {MAZE_PREFIX}test-v0, "
+                f"--env {env}: the maze ids are {MAZE_FAMILY}train-v0 and {MAZE_FAMILY}test-v0, "
                 'their --kwargs an object like {"size": 8}'
             )
         unknown = set(given) - {"size"}

@@ -34,6 +34,8 @@ from service.client.http import MesascopeClient
 from service.client.tabular.recording import Policy, record_episodes
 from service.client.tabular.view import TabulariseError, TabularView, replaced
 
+MAZE_FAMILY = "mesascope/Maze-"
+"""The maze suite's family ids (irl.environments.maze_gym.MAZE_IDS) start so."""
 OBSERVATION_WRAPPERS = ("image", "flat", "full", "none")
 """MiniGrid observation wrappers a policy may have been trained with (see `wrap_minigrid`)."""
 
@@ -237,17 +239,25 @@ def decorrelating_instances(
     instances: Sequence[Instance], pairs: Sequence[tuple[str, str]]
 ) -> list[Instance]:
     """Shifted (`test`) instances that separate each confounded pair: every change of every
-    MiniGrid instance given (`minigrid_changes`) whose view tells the pair apart, labelled
-    with the pair and the change. Refuses pairs no change separates, and other families."""
+    MiniGrid instance given (`minigrid_changes`) or maze (`maze_changes`) whose view tells the
+    pair apart, labelled with the pair and the change. Refuses pairs no change separates, and
+    other families."""
     from service.client.tabular.decorrelate import minigrid_changes, separates
 
     out: list[Instance] = []
     for a, b in pairs:
         found = []
         for instance in instances:
+            if instance.family.startswith(MAZE_FAMILY):
+                found += [
+                    changed
+                    for changed in _changed_mazes(instance, f"{a}/{b}")
+                    if separates(changed.view(), a, b)
+                ]
+                continue
             if not instance.family.startswith("MiniGrid-"):
                 raise TabulariseError(
-                    f"decorrelating instances are made for MiniGrid families only, not "
+                    f"decorrelating instances are made for MiniGrid families and mazes only, not "
                     f"{instance.family!r}: give shifted instances that separate {a} and {b}"
                 )
             env = instance.make_env()
@@ -267,6 +277,30 @@ def decorrelating_instances(
             )
         out += found
     return out
+
+
+def _changed_mazes(instance: Instance, pair: str) -> list[Instance]:
+    """The maze instance's changed mazes (decorrelate.maze_changes) as shifted instances."""
+    from irl.environments.maze_gym import MazeEnv
+    from service.client.tabular.decorrelate import maze_changes
+
+    env = instance.make_env()
+    maze = env.unwrapped.maze
+    env.close()
+    def maker(changed: Any) -> Callable[[], Any]:
+        return lambda: MazeEnv(maze=changed)
+
+    return [
+        Instance(
+            instance.family,
+            f"{instance.label}; {pair}: {label}",
+            "test",
+            maker(changed),
+            maze_view,
+            None,
+        )
+        for label, changed in maze_changes(maze)
+    ]
 
 
 def _changed(instance: Instance, change: Any, pair: str) -> Instance:

@@ -20,6 +20,7 @@ from service.client.http import MesascopeClient
 from service.client.probe import (
     collect,
     decorrelating_instances,
+    maze_instances,
     minigrid_instances,
     record,
     result_row,
@@ -36,11 +37,11 @@ from service.client.tabular import (
     separates,
 )
 from service.client.tabular.decorrelate import parse_pair
+from tests.service.scripted import GoalSeeker, scripted_instances
 from tests.service.test_client_probe import (  # noqa: F401  (fixtures)
-    GoalSeeker,
     client,
     database_url,
-    scripted_instances,
+    door_seeker,
     settings,
 )
 
@@ -142,7 +143,7 @@ def test_pairs_nothing_separates_and_other_families_are_refused() -> None:
     with pytest.raises(TabulariseError, match="no change of these instances separates"):
         decorrelating_instances(train, [("wall_ahead", "lava")])
     lake = toy_text_instances("FrozenLake-v1", [{}], "train")
-    with pytest.raises(TabulariseError, match="MiniGrid families only"):
+    with pytest.raises(TabulariseError, match="MiniGrid families and mazes only"):
         decorrelating_instances(lake, [("hole", "goal")])
 
 
@@ -231,3 +232,26 @@ def test_probe_decorrelates_the_pairs_an_inference_report_names(
     assert [row["instance"].split(": ")[0] for row in rows] == ["seed 0"] + [
         "seed 0; goal/green"
     ] * 3
+
+
+def test_maze_instances_decorrelate_the_door_from_its_colour(
+    client: MesascopeClient,  # noqa: F811
+) -> None:
+    """In the training distribution the door is the only red square; the changed mazes (door
+    recoloured with a red square added, or the square alone) separate `door` from `red` in
+    their views, and a door-seeker probed on them keeps generalising with `door` as its goal."""
+    train = maze_instances("train", [0, 1], "train")
+    assert ("door", "red") in confounded_pairs(views(train))
+    shifted = decorrelating_instances(train, [("door", "red")])
+    # recolouring the door alone leaves no red square: only the changes with a red floor square
+    # (added, or left where the door's colour changed) separate the pair
+    assert len(shifted) == 4 and all(i.split == "test" for i in shifted)
+    assert all("red floor" in i.label for i in shifted)
+    assert all(separates(i.view(), "door", "red") for i in shifted)
+    runs = record(door_seeker, train + shifted, episodes=5)
+    submit(client, runs)
+    collect(client, runs, poll=0.01)
+    rows = [result_row(run, client.url) for run in runs]
+    assert {r["pooled_verdict"] for r in rows} == {"generalises"}
+    assert {r["verdict"] for r in rows} == {"generalises"}
+    assert {r["goal"] for r in rows} == {"door"}

@@ -210,6 +210,34 @@ def _farthest(free: Sequence[Cell], targets: Sequence[Cell]) -> Cell | None:
     return max(free, key=lambda cell: min(abs(cell[0] - x) + abs(cell[1] - y) for x, y in targets))
 
 
+def maze_changes(maze: Any) -> list[tuple[str, Any]]:
+    """Changed copies of a maze of mesascope's suite (irl.environments.maze.Maze), labelled:
+    the door recoloured; a floor square of the door's colour added where it is farthest from
+    the door; both (the door recoloured, its old colour on that square): what separates the
+    door from its colour, the confound of the training distribution."""
+    from dataclasses import replace
+
+    from irl.environments.maze import ColouredCell
+
+    other = "blue" if maze.door_colour == "red" else "red"
+    taken = {maze.start, maze.door, *(o.cell for o in maze.objects)}
+    free = [cell for cell in maze.states if cell not in taken]
+    far = _farthest(free, [maze.door])
+    changes = [(f"door {other}", replace(maze, door_colour=other))]
+    if far is not None:
+        tile = ColouredCell(far, maze.door_colour)
+        changes.append(
+            (f"{maze.door_colour} floor at {far}", replace(maze, objects=(*maze.objects, tile)))
+        )
+        changes.append(
+            (
+                f"door {other}, {maze.door_colour} floor at {far}",
+                replace(maze, door_colour=other, objects=(*maze.objects, tile)),
+            )
+        )
+    return changes
+
+
 def decorrelated(env: Any, change: Change) -> Any:
     """`env` (a MiniGrid environment, wrappers and all) with `change` made after each reset;
     the reset's observation is made again, through the observation wrappers, from the

@@ -47,6 +47,9 @@ class DeepIrlParams:
     gen_n_epochs: int = 5
     gen_learning_rate: float = 4e-4
     gen_ent_coef: float = 0.0
+    n_eval_episodes: int = 8
+    """Episodes the trained generator and a uniform-random policy each play for the report's
+    quality signals (their mean returns' standard errors shrink as 1/sqrt of it)."""
     policy_hidden_sizes: tuple[int, ...] = (32, 32)
     reward_hidden_sizes: tuple[int, ...] = (32, 32)
     potential_hidden_sizes: tuple[int, ...] = (32, 32)
@@ -105,6 +108,7 @@ _ADVERSARIAL_PARSERS: dict[str, _Parser] = {
     "gen_n_epochs": (as_int, {"minimum": 1, "maximum": 100}),
     "gen_learning_rate": (as_float, {"minimum": 0.0, "maximum": 1.0, "exclusive_minimum": True}),
     "gen_ent_coef": (as_float, {"minimum": 0.0, "maximum": 1.0}),
+    "n_eval_episodes": (as_int, {"minimum": 2, "maximum": 100}),
     "policy_hidden_sizes": (_as_hidden_sizes, {}),
     "reward_hidden_sizes": (_as_hidden_sizes, {}),
     "reward_use_action": (as_bool, {}),

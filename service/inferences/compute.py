@@ -13,7 +13,7 @@ from irl.algorithms import ALGORITHMS, InferenceResult, Progress
 from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.errors import InvalidInputError
 from irl.io.rewards import parse_reward_spec
-from irl.report import ConcreteReward, Exact, build_report, fits_exact
+from irl.report import ConcreteReward, Exact, Report, Sampled, build_report, fits_exact
 from irl.rewards import reward_to_spec
 from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet
@@ -154,7 +154,19 @@ def _training_report(
         refit=refit if n_refits and isinstance(compared, Exact) else None,
         n_bootstrap=n_refits,
     )
+    if isinstance(compared, Sampled):
+        report = _with_deep_quality(report, compared, result, inputs)
     return stored(compared, reference, report, inputs)
+
+
+def _with_deep_quality(
+    report: Report, compared: Sampled, result: InferenceResult, inputs: JobInputs
+) -> Report:
+    """A deep fit's report with its quality signals (irl.report.quality)."""
+    from irl.report.deep import with_quality  # the deep path only
+
+    rng = np.random.default_rng(inputs.inference.seed)
+    return with_quality(report, compared, result.diagnostics, inputs.trajectories, rng=rng)
 
 
 def _fit_line(inputs: JobInputs, result: InferenceResult) -> str:

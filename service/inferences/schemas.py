@@ -218,6 +218,36 @@ class CoveragePublic(BaseModel):
     dard_action_samples: int
 
 
+class DeepQualityPublic(BaseModel):
+    """Whether a deep fit means anything (docs/deep_irl.md): imitation, the discriminator on
+    held-out data, the EPIC's noise, and warnings in words."""
+
+    generator_return: float | None = Field(
+        description="Mean undiscounted return of the trained generator under the "
+        "environment's reward."
+    )
+    generator_return_standard_error: float | None
+    demo_return: float | None = Field(
+        description="Mean undiscounted return of the demonstrations under the environment's reward."
+    )
+    random_return: float | None = Field(description="Mean return of a uniform-random policy.")
+    imitation_score: float | None = Field(
+        description="(generator - random) / (demo - random); below 0.5 the generator did not learn."
+    )
+    disc_heldout_accuracy: float | None = Field(
+        description="The discriminator's balanced accuracy on held-out demonstrations and "
+        "fresh generator samples."
+    )
+    disc_heldout_demo_accuracy: float | None
+    disc_heldout_generator_accuracy: float | None
+    disc_heldout_transitions: int
+    epic_standard_error: float | None = Field(
+        description="Trajectory-bootstrap standard error of the sampled EPIC."
+    )
+    unrelated_epic: float = Field(description="1/sqrt(2): EPIC of an unrelated reward.")
+    warnings: list[str]
+
+
 class DivergencePublic(BaseModel):
     """The inferred utility compared with a reference reward, and the verdict."""
 
@@ -241,6 +271,9 @@ class DivergencePublic(BaseModel):
     )
     identifiability: dict[str, Any] | None = Field(
         default=None, description="Features the rollouts cannot tell apart."
+    )
+    quality: DeepQualityPublic | None = Field(
+        default=None, description="Deep IRL: the fit's quality signals and warnings."
     )
 
 

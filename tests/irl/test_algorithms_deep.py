@@ -30,6 +30,7 @@ TINY = {
     "n_disc_updates_per_round": 2,
     "reward_hidden_sizes": [16],
     "policy_hidden_sizes": [16],
+    "n_eval_episodes": 2,
 }
 
 
@@ -113,6 +114,12 @@ def test_adversarial_end_to_end(algorithm: str, output: str, demos: TrajectorySe
     values = loaded(*args)
     assert values.shape == (n,) and np.all(np.isfinite(values))
     np.testing.assert_array_equal(values, reward(*args))
+    quality = result.diagnostics
+    assert quality.generator_episodes == TINY["n_eval_episodes"]
+    assert quality.demo_return == 500.0  # the scripted controller balances every step
+    assert quality.disc_heldout_transitions == n // 5  # 20% held out
+    accuracies = (quality.disc_heldout_demo_accuracy, quality.disc_heldout_generator_accuracy)
+    assert quality.disc_heldout_accuracy == pytest.approx(sum(accuracies) / 2)
 
 
 @pytest.mark.slow

@@ -9,10 +9,12 @@ from irl.divergence import METRICS
 from irl.goal_directedness import LikelihoodTest, OptimisationPower
 from irl.hypotheses import CandidateFit, Hypotheses
 from irl.report import Coverage, GoalDirectednessReport, Report, Returns, Uncertainty
+from irl.report.quality import DeepQuality
 from irl.verdict import Thresholds
 from service.inferences.schemas import (
     CandidateFitPublic,
     CoveragePublic,
+    DeepQualityPublic,
     DivergencePublic,
     GoalDirectednessPublic,
     HypothesesPublic,
@@ -34,6 +36,7 @@ PAIRS = [
     (LikelihoodTest, LikelihoodTestPublic),
     (CandidateFit, CandidateFitPublic),
     (Hypotheses, HypothesesPublic),
+    (DeepQuality, DeepQualityPublic),
 ]
 
 

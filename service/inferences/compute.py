@@ -14,7 +14,7 @@ from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.errors import InvalidInputError
 from irl.io.rewards import parse_reward_spec
 from irl.report import ConcreteReward, Exact, Report, Sampled, build_report, fits_exact
-from irl.rewards import reward_to_spec
+from irl.rewards import EnvironmentReward, RewardSpec, reward_to_spec
 from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet
 from service.core import artifacts
@@ -155,18 +155,34 @@ def _training_report(
         n_bootstrap=n_refits,
     )
     if isinstance(compared, Sampled):
-        report = _with_deep_quality(report, compared, result, inputs)
+        report = _deep_report(report, compared, reference, result, inputs)
     return stored(compared, reference, report, inputs)
 
 
-def _with_deep_quality(
-    report: Report, compared: Sampled, result: InferenceResult, inputs: JobInputs
+def _deep_report(
+    report: Report,
+    compared: Sampled,
+    reference: RewardSpec,
+    result: InferenceResult,
+    inputs: JobInputs,
 ) -> Report:
-    """A deep fit's report with its quality signals (irl.report.quality)."""
-    from irl.report.deep import with_quality  # the deep path only
+    """A deep fit's report with its quality signals (irl.report.quality); where the
+    environment has a tabular view and the reference is its reward, the full tabular report
+    of the projected network (irl.report.projection) instead of the sampled one."""
+    from irl.report.deep import projected_report, with_quality  # the deep path only
+    from irl.report.projection import tabular_view
 
-    rng = np.random.default_rng(inputs.inference.seed)
-    return with_quality(report, compared, result.diagnostics, inputs.trajectories, rng=rng)
+    seed = inputs.inference.seed
+    ts = inputs.trajectories
+    quality = with_quality(
+        report, compared, result.diagnostics, ts, rng=np.random.default_rng(seed)
+    ).quality
+    env = inputs.environment
+    assert isinstance(env, GymnasiumEnvSpec)
+    view = tabular_view(env.id, env.kwargs)
+    if view is not None and isinstance(reference, EnvironmentReward):
+        report = projected_report(compared.inferred, view, ts, rng=np.random.default_rng(seed))
+    return replace(report, quality=quality)
 
 
 def _fit_line(inputs: JobInputs, result: InferenceResult) -> str:

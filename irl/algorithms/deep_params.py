@@ -22,12 +22,16 @@ DENSITY_TYPES: tuple[str, ...] = ("state", "state_action", "state_state")
 MAX_TOTAL_TIMESTEPS = 5_000_000
 MAX_HIDDEN_LAYERS = 4
 MAX_HIDDEN_WIDTH = 1024
+MAX_SEEDS = 5
 
 
 @dataclass(frozen=True)
 class DeepIrlParams:
     """Settings of deep_irl (the API's `params` for algorithms airl, gail and density)."""
 
+    n_seeds: int = 1
+    """Independent fits (seeds seed, seed + 1, ...) whose spread the report carries; the
+    service trains them (deep_irl fits one)."""
     total_timesteps: int = 100_000
     """Environment steps the generator may take; rounds = total // (n_envs * gen_n_steps)."""
     n_envs: int = 4
@@ -94,7 +98,9 @@ def _as_density_type(value: Any, loc: str) -> str:
 
 
 _Parser = tuple[Callable[..., Any], dict[str, Any]]
+_SEEDS: _Parser = (as_int, {"minimum": 1, "maximum": MAX_SEEDS})
 _ADVERSARIAL_PARSERS: dict[str, _Parser] = {
+    "n_seeds": _SEEDS,
     "total_timesteps": (as_int, {"minimum": 1, "maximum": MAX_TOTAL_TIMESTEPS}),
     "n_envs": (as_int, {"minimum": 1, "maximum": 32}),
     "horizon": (_as_optional_int, {"minimum": 1, "maximum": 100_000}),
@@ -119,6 +125,7 @@ _PARSERS: dict[str, dict[str, _Parser]] = {
     "airl": {**_ADVERSARIAL_PARSERS, "potential_hidden_sizes": (_as_hidden_sizes, {})},
     "gail": _ADVERSARIAL_PARSERS,
     "density": {
+        "n_seeds": _SEEDS,
         "density_type": (_as_density_type, {}),
         "kernel_bandwidth": (
             as_float,

@@ -1,14 +1,24 @@
-"""Deep-IRL reports: the fit's quality signals, and the full report on a tabular view."""
+"""Deep-IRL reports: the fit's quality signals, the full report on a tabular view, and the
+spread over independently trained seeds."""
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
+from itertools import combinations
 
 import numpy as np
 
 from irl.algorithms.base import FitDiagnostics
-from irl.callables import RewardFn
+from irl.callables import NextStateSampler, RewardFn
+from irl.divergence.sampled import estimate_dard, estimate_epic
 from irl.report import Exact, Report, Sampled, build_report, reward_parameters
 from irl.report.projection import TabularView, project, state_trajectories
-from irl.report.quality import deep_quality, epic_standard_error
+from irl.report.quality import (
+    SeedSpread,
+    deep_quality,
+    epic_standard_error,
+    is_constant,
+)
 from irl.trajectories import TrajectorySet
 
 
@@ -32,7 +42,13 @@ def with_quality(
             discount=subject.discount,
             rng=rng,
         )
-    quality = deep_quality(diagnostics, epic=epic, epic_standard_error=se)
+    reference = subject.reference
+    visited = (
+        reference if isinstance(reference, np.ndarray) else reference(*trajectories.transitions())
+    )
+    quality = deep_quality(
+        diagnostics, epic=epic, epic_standard_error=se, constant_reference=is_constant(visited)
+    )
     return replace(report, quality=quality)
 
 
@@ -60,3 +76,51 @@ def projected_report(
     )
     report = build_report(subject, state_trajectories(trajectories, view), rng=rng)
     return replace(report, distance_coverage=PROJECTED_COVERAGE)
+
+
+def seed_spread(
+    reports: Sequence[Report],
+    rewards: Sequence[RewardFn],
+    trajectories: TrajectorySet,
+    *,
+    discount: float,
+    sample_next: NextStateSampler | None,
+    rng: np.random.Generator,
+) -> SeedSpread:
+    """The spread of independently trained fits: each distance's [min, max], the verdicts,
+    and the largest sampled EPIC (and DARD) between two seeds' rewards."""
+    names = list(reports[0].metrics)
+    metrics: dict[str, tuple[float, float] | None] = {}
+    for name in names:
+        values = [v for r in reports if (v := r.metrics.get(name)) is not None]
+        metrics[name] = (min(values), max(values)) if values else None
+    visited = trajectories.transitions()
+    epics, dards = [], []
+    for a, b in combinations(rewards, 2):
+        epics.append(estimate_epic(a, b, visited, discount=discount, rng=rng))
+        if sample_next is not None:
+            dards.append(
+                estimate_dard(a, b, visited, discount=discount, rng=rng, sample_next=sample_next)
+            )
+    return SeedSpread(
+        n_seeds=len(reports),
+        metrics=metrics,
+        verdicts=dict(Counter(r.verdict for r in reports)),
+        between_seeds_epic=max(epics) if epics else None,
+        between_seeds_dard=max(dards) if dards else None,
+    )
+
+
+def with_seeds(report: Report, spread: SeedSpread) -> Report:
+    """The report with the seeds' spread in its quality; `inconclusive` when the seeds'
+    verdicts differ."""
+    assert report.quality is not None
+    quality = replace(report.quality, seeds=spread)
+    if len(spread.verdicts) == 1:
+        return replace(report, quality=quality)
+    fell = ", ".join(f"{v.replace('_', ' ')} {n}" for v, n in spread.verdicts.items())
+    explanation = (
+        f"inconclusive: the verdict flips across {spread.n_seeds} independently trained fits "
+        f"({fell}). The first seed's reading was: {report.explanation}"
+    )
+    return replace(report, quality=quality, verdict="inconclusive", explanation=explanation)

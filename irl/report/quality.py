@@ -10,7 +10,8 @@ Two failures make a deep report's distances meaningless, and both are checked:
 """
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,8 +29,28 @@ NOISE_Z = 1.96
 MIN_IMITATION_SCORE = 0.5
 """Below this (J_gen - J_random) / (J_demo - J_random) the generator 'did not learn': it is
 closer to random play than to the demonstrations (imitation's AIRL benchmark mean is 0.79)."""
+CONSTANT_REFERENCE = (
+    "The reference reward is the same on every visited transition (a perfect CartPole expert, "
+    "for one, earns 1 at every step), so no distance to it can be measured on these rollouts: "
+    "EPIC is 1/sqrt(2) whatever the fit. Add rollouts that visit transitions where the "
+    "reward differs, e.g. of a weaker or a random policy."
+)
 N_EPIC_BOOTSTRAP = 200
 """Trajectory resamples of the EPIC standard error (its own relative error about 5%)."""
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """Independent fits from params.n_seeds seeds: each distance's range, how the verdicts
+    fell, and how far the seeds' rewards are from each other."""
+
+    n_seeds: int
+    metrics: Mapping[str, tuple[float, float] | None] = field(hash=False)
+    """[min, max] of each distance over the seeds (None where no seed has it)."""
+    verdicts: Mapping[str, int] = field(hash=False)
+    between_seeds_epic: float | None
+    """Largest sampled EPIC between two seeds' rewards (0: every seed found the same reward)."""
+    between_seeds_dard: float | None
 
 
 @dataclass(frozen=True)
@@ -58,22 +79,25 @@ class DeepQuality:
     unrelated_epic: float
     """1/sqrt(2): the EPIC of a reward unrelated to the reference."""
     warnings: tuple[str, ...]
+    seeds: SeedSpread | None = None
+    """With params.n_seeds > 1: the spread over independently trained fits."""
 
 
 def deep_quality(
-    diagnostics: FitDiagnostics | None, *, epic: float | None, epic_standard_error: float | None
+    diagnostics: FitDiagnostics | None,
+    *,
+    epic: float | None,
+    epic_standard_error: float | None,
+    constant_reference: bool = False,
 ) -> DeepQuality:
-    """The quality signals of a fit and the warnings they raise."""
+    """The quality signals of a fit and the warnings they raise; `constant_reference`: the
+    reference takes one value on every visited transition (then no distance is informative)."""
     d = diagnostics or FitDiagnostics()
     score = imitation_score(d)
-    warnings = [
-        w
-        for w in (
-            _unrelated_warning(epic, epic_standard_error),
-            _generator_warning(d, score),
-        )
-        if w is not None
-    ]
+    first = (
+        CONSTANT_REFERENCE if constant_reference else _unrelated_warning(epic, epic_standard_error)
+    )
+    warnings = [w for w in (first, _generator_warning(d, score)) if w is not None]
     return DeepQuality(
         generator_return=d.generator_return,
         generator_return_standard_error=d.generator_return_standard_error,
@@ -99,6 +123,12 @@ def imitation_score(d: FitDiagnostics) -> float | None:
     if abs(gap) <= NOISE_Z * (d.random_return_standard_error or 0.0) or gap == 0:
         return None
     return (d.generator_return - d.random_return) / gap
+
+
+def is_constant(values: np.ndarray) -> bool:
+    """Whether values are constant up to floating-point noise (as pearson_distance decides)."""
+    values = np.asarray(values, dtype=np.float64)
+    return bool(values.std() <= 1e-12 * max(1.0, float(np.abs(values).max(initial=0.0))))
 
 
 def unrelated(epic: float, standard_error: float) -> bool:

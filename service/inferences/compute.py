@@ -10,6 +10,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from irl.algorithms import ALGORITHMS, InferenceResult, Progress
+from irl.callables import RewardFn
 from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.errors import InvalidInputError
 from irl.io.rewards import parse_reward_spec
@@ -70,7 +71,7 @@ def compute(
     tabular = isinstance(inputs.environment, TabularMDP)
     bootstraps = tabular and inputs.rollouts.training_reward is not None and fits_exact(inputs.mdp)
     n_refits = settings.bootstrap_resamples if bootstraps else 0
-    share = 0.5 if n_refits else 1.0
+    share = 0.5 if n_refits else 1.0 / _n_seeds(inputs)
     fit = _fit(inputs, should_stop)
     result = fit(
         inputs.trajectories,
@@ -155,7 +156,7 @@ def _training_report(
         n_bootstrap=n_refits,
     )
     if isinstance(compared, Sampled):
-        report = _deep_report(report, compared, reference, result, inputs)
+        report = _deep_report(report, compared, reference, result, inputs, fit, share, progress)
     return stored(compared, reference, report, inputs)
 
 
@@ -165,24 +166,62 @@ def _deep_report(
     reference: RewardSpec,
     result: InferenceResult,
     inputs: JobInputs,
+    fit: Fit,
+    share: float,
+    progress: Callable[[Progress], None],
 ) -> Report:
     """A deep fit's report with its quality signals (irl.report.quality); where the
     environment has a tabular view and the reference is its reward, the full tabular report
-    of the projected network (irl.report.projection) instead of the sampled one."""
-    from irl.report.deep import projected_report, with_quality  # the deep path only
+    of the projected network (irl.report.projection) instead of the sampled one. With
+    params.n_seeds > 1 the other seeds are trained here (progress share each) and their spread
+    added (irl.report.deep.with_seeds)."""
+    from irl.report.deep import projected_report, seed_spread, with_quality, with_seeds
     from irl.report.projection import tabular_view
 
-    seed = inputs.inference.seed
-    ts = inputs.trajectories
+    seed, ts, env = inputs.inference.seed, inputs.trajectories, inputs.environment
+    assert isinstance(env, GymnasiumEnvSpec)
+    view = tabular_view(env.id, env.kwargs)
+    projected = view is not None and isinstance(reference, EnvironmentReward)
+
+    def report_of(reward: RewardFn) -> Report:
+        rng = np.random.default_rng(seed)
+        if view is not None and projected:
+            return projected_report(reward, view, ts, rng=rng)
+        return build_report(replace(compared, inferred=reward), ts, rng=rng)
+
     quality = with_quality(
         report, compared, result.diagnostics, ts, rng=np.random.default_rng(seed)
     ).quality
-    env = inputs.environment
-    assert isinstance(env, GymnasiumEnvSpec)
-    view = tabular_view(env.id, env.kwargs)
-    if view is not None and isinstance(reference, EnvironmentReward):
-        report = projected_report(compared.inferred, view, ts, rng=np.random.default_rng(seed))
-    return replace(report, quality=quality)
+    point = replace(report_of(compared.inferred) if projected else report, quality=quality)
+    n_seeds = _n_seeds(inputs)
+    if n_seeds == 1:
+        return point
+    rewards, reports = [compared.inferred], [point]
+    for k in range(1, n_seeds):
+
+        def on_progress(p: Progress, k: int = k) -> None:
+            progress(replace(p, fraction=share * (k + p.fraction)))
+
+        reward = fit(ts, seed + k, on_progress).reward
+        assert isinstance(reward, NetworkReward)
+        rewards.append(reward)
+        reports.append(report_of(reward))
+    spread = seed_spread(
+        reports,
+        rewards,
+        ts,
+        discount=compared.discount,
+        sample_next=compared.sample_next,
+        rng=np.random.default_rng(seed),
+    )
+    return with_seeds(point, spread)
+
+
+def _n_seeds(inputs: JobInputs) -> int:
+    """Independent fits a deep job trains (params.n_seeds); 1 for tabular algorithms."""
+    if not isinstance(inputs.environment, GymnasiumEnvSpec):
+        return 1
+    return inputs.deep_params().n_seeds
 
 
 def _fit_line(inputs: JobInputs, result: InferenceResult) -> str:

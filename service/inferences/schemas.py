@@ -218,6 +218,20 @@ class CoveragePublic(BaseModel):
     dard_action_samples: int
 
 
+class SeedSpreadPublic(BaseModel):
+    """Independent fits from `params.n_seeds` seeds: how far apart they fell."""
+
+    n_seeds: int
+    metrics: dict[str, tuple[float, float] | None] = Field(
+        description="[min, max] of each distance over the seeds."
+    )
+    verdicts: dict[Verdict, int]
+    between_seeds_epic: float | None = Field(
+        description="Largest sampled EPIC between two seeds' rewards."
+    )
+    between_seeds_dard: float | None
+
+
 class DeepQualityPublic(BaseModel):
     """Whether a deep fit means anything (docs/deep_irl.md): imitation, the discriminator on
     held-out data, the EPIC's noise, and warnings in words."""
@@ -246,6 +260,9 @@ class DeepQualityPublic(BaseModel):
     )
     unrelated_epic: float = Field(description="1/sqrt(2): EPIC of an unrelated reward.")
     warnings: list[str]
+    seeds: SeedSpreadPublic | None = Field(
+        default=None, description="With params.n_seeds > 1: the spread over the seeds."
+    )
 
 
 class DivergencePublic(BaseModel):

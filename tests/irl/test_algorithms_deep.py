@@ -266,6 +266,12 @@ def test_validation_refuses_unknown_and_bad_keys() -> None:
         validate_deep_params({"total_timesteps": 100}, algorithm="airl")
     with pytest.raises(InvalidInputError, match=r"params\.total_timesteps"):
         validate_deep_params({"total_timesteps": 1000}, algorithm="density")
+    for algorithm in ("airl", "gail", "density"):
+        for bad in (0, 6, 2.5):
+            with pytest.raises(InvalidInputError, match=r"params\.n_seeds"):
+                validate_deep_params({"n_seeds": bad}, algorithm=algorithm)
+        assert validate_deep_params({"n_seeds": 5}, algorithm=algorithm).n_seeds == 5
+    assert validate_deep_params({}, algorithm="airl").n_seeds == 1
     with pytest.raises(InvalidInputError, match="algorithm"):
         validate_deep_params({}, algorithm="bc")
     with pytest.raises(InvalidInputError, match="params"):

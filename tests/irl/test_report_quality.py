@@ -7,12 +7,14 @@ import pytest
 
 from irl.algorithms.base import FitDiagnostics
 from irl.report.quality import (
+    CONSTANT_REFERENCE,
     MIN_IMITATION_SCORE,
     NOISE_Z,
     UNRELATED_EPIC,
     deep_quality,
     epic_standard_error,
     imitation_score,
+    is_constant,
 )
 from irl.trajectories import TrajectorySet
 
@@ -46,6 +48,14 @@ def test_unrelated_warning_within_noise_of_one_over_root_two() -> None:
     assert far.warnings == ()
     assert near.unrelated_epic == pytest.approx(1 / math.sqrt(2))
     assert deep_quality(None, epic=0.7, epic_standard_error=None).warnings == ()
+
+
+def test_a_constant_reference_is_said_so_instead() -> None:
+    warnings = deep_quality(
+        None, epic=UNRELATED_EPIC, epic_standard_error=0.01, constant_reference=True
+    ).warnings
+    assert warnings == (CONSTANT_REFERENCE,)
+    assert is_constant(np.ones(5)) and not is_constant(np.array([1.0, 0.0]))
 
 
 def test_generator_warning_below_half_way_from_random_to_demonstrations() -> None:

@@ -9,7 +9,7 @@ from irl.divergence import METRICS
 from irl.goal_directedness import LikelihoodTest, OptimisationPower
 from irl.hypotheses import CandidateFit, Hypotheses
 from irl.report import Coverage, GoalDirectednessReport, Report, Returns, Uncertainty
-from irl.report.quality import DeepQuality
+from irl.report.quality import DeepQuality, SeedSpread
 from irl.verdict import Thresholds
 from service.inferences.schemas import (
     CandidateFitPublic,
@@ -22,6 +22,7 @@ from service.inferences.schemas import (
     MetricsPublic,
     OptimisationPowerPublic,
     ReturnsPublic,
+    SeedSpreadPublic,
     ThresholdsPublic,
     UncertaintyPublic,
 )
@@ -37,6 +38,7 @@ PAIRS = [
     (CandidateFit, CandidateFitPublic),
     (Hypotheses, HypothesesPublic),
     (DeepQuality, DeepQualityPublic),
+    (SeedSpread, SeedSpreadPublic),
 ]
 
 

@@ -2,19 +2,17 @@
 
 For open gridworlds (side x side, 5 actions, horizon 2 * side; benchmarks.mce_irl) and mazes
 (irl.environments.maze, up to its largest size) with a linear door reward and 50 soft-optimal
-expert trajectories, each row gives: the linear MCE IRL fit's time (fast solver); the sparse
-report's time (irl.report.sparse: reference planning, the point measurement, every distance,
-and the bootstrap's 20 refits warm-started from the fit, each re-measured); their ratio; peak
-traced memory of fit and report; and, up to --dense-max-states, the time of today's dense
-exact report (irl.report.exact_report with 20 cold refits, as the service runs it) and its
-ratio to the sparse one. Sizes run in order until --max-seconds is spent (a size is started
+expert trajectories, each row gives: the linear MCE IRL fit's time (fast solver); the report's
+time (irl.report.exact_report as the service runs it, on the sparse backend: every distance,
+returns, goal-directedness, named goals, optimisation power, and the bootstrap's 20 refits
+warm-started from the fit, each re-measured); their ratio; peak traced memory of fit and
+report; and, up to --dense-max-states, the time of the dense reference (the same numbers from
+(S, A, S) arrays with cold refits, as the report ran before the sparse backend) and its ratio
+to the sparse one. Sizes run in order until --max-seconds is spent (a size is started
 only if the previous one suggests it will finish).
 
     .venv/bin/python -m benchmarks.report [--sides 32 40 100 316] [--mazes 22 25]
         [--max-seconds 1500] [--dense-max-states 3000] [--bootstrap 20] [--repeat 1]
-
-Optimisation power (Monte Carlo over random rollouts, irl.goal_directedness) still needs a
-dense reward array and is not in the sparse time; the dense time includes it.
 """
 
 import argparse
@@ -32,19 +30,18 @@ import numpy as np
 from benchmarks.mce_irl import TRUE_REWARD, expert_trajectories, open_gridworld
 from irl.algorithms import mce_irl
 from irl.algorithms.mce_irl import warm_refit
+from irl.divergence import ExactPair, distances, epic_distance
 from irl.environments import TabularMDP
 from irl.environments.maze import generate_maze
+from irl.goal_directedness import goal_directedness, optimisation_power
+from irl.hypotheses import default_candidates, fit_hypotheses
+from irl.planning import normalized_return
 from irl.report import exact_report
-from irl.report.sparse import (
-    SparseReference,
-    report_memory_bytes,
-    sparse_measure,
-    sparse_metrics,
-)
-from irl.rewards import LinearReward, TabularReward
+from irl.report.sparse import report_memory_bytes
+from irl.rewards import LinearReward, TabularReward, reward_array
 from irl.trajectories import TrajectorySet
-from irl.uncertainty import bootstrap
-from irl.verdict import Evidence
+from irl.uncertainty import resample
+from irl.verdict import DEFAULT_THRESHOLDS
 
 N_TRAJECTORIES = 50
 T = TypeVar("T")
@@ -91,47 +88,11 @@ def fit(mdp: TabularMDP, ts: TrajectorySet) -> tuple[LinearReward | TabularRewar
 def sparse_report(
     mdp: TabularMDP, ts: TrajectorySet, inferred: LinearReward | TabularReward, n_bootstrap: int
 ) -> float:
-    """The sparse report's numbers with a warm-started bootstrap; mean refit iterations."""
-    reference = SparseReference.of(mdp, TRUE_REWARD, n_parameters=N_PARAMETERS)
-    sparse_measure(reference, ts, inferred)
-    sparse_metrics(reference, inferred, ts)
+    """The service's report (irl.report.exact_report on the sparse backend: distances, returns,
+    goal-directedness, named goals, optimisation power, verdict) with the bootstrap's refits
+    warm-started from the fit; mean refit iterations."""
     iterations: list[int] = []
     refit = warm_refit(mdp, reward_model="linear", params={}, fitted=inferred, record=iterations)
-    bootstrap(
-        trajectories=ts,
-        refit=refit,
-        evaluate=lambda sample, reward: evidence(reference, sample, reward),
-        rng=np.random.default_rng(1),
-        n_bootstrap=n_bootstrap,
-    )
-    return float(np.mean(iterations)) if iterations else 0.0
-
-
-def evidence(
-    reference: SparseReference, ts: TrajectorySet, inferred: LinearReward | TabularReward
-) -> Evidence:
-    """The verdict's evidence from the sparse numbers (the soft-optimal test stands in for the
-    bias-inclusive tests, which the sparse backend does not stream yet)."""
-    measured = sparse_measure(reference, ts, inferred)
-    return Evidence(
-        normalized_training_return=measured.under_training.normalized,
-        p_value=measured.soft_optimal.p_value,
-        log_likelihood_ratio_per_step=measured.soft_optimal.log_likelihood_ratio_per_step,
-        epic=measured.epic,
-        n_trajectories=ts.n_trajectories,
-        n_actions=reference.mdp.n_actions,
-        normalized_inferred_return=measured.under_inferred.normalized,
-    )
-
-
-def dense_report(
-    mdp: TabularMDP, ts: TrajectorySet, inferred: LinearReward | TabularReward, n_bootstrap: int
-) -> None:
-    """Today's exact report with cold refits (what the service runs)."""
-
-    def refit(sample: TrajectorySet) -> LinearReward | TabularReward:
-        return fit(mdp, sample)[0]
-
     exact_report(
         mdp=mdp,
         trajectories=ts,
@@ -142,6 +103,42 @@ def dense_report(
         n_bootstrap=n_bootstrap,
         rng=np.random.default_rng(1),
     )
+    return float(np.mean(iterations)) if iterations else 0.0
+
+
+def dense_report(
+    mdp: TabularMDP, ts: TrajectorySet, inferred: LinearReward | TabularReward, n_bootstrap: int
+) -> None:
+    """The dense reference, as the report ran before the sparse backend: (S, A, S) reward
+    arrays for every distance, return and optimisation power, cold refits for the bootstrap,
+    and the goal-directedness tests and named goals fitted afresh on every resample (their
+    soft-optimal plans are streamed here too, so this is a lower bound on the old report)."""
+    r_reference = reward_array(TRUE_REWARD, mdp)
+    candidates = default_candidates(mdp, TRUE_REWARD)
+
+    def measure(sample: TrajectorySet, reward: LinearReward | TabularReward) -> None:
+        r = reward_array(reward, mdp)
+        normalized_return(mdp, r_reference, sample)
+        normalized_return(mdp, r, sample)
+        goal_directedness(mdp, sample, r, n_parameters=N_PARAMETERS)
+        fit_hypotheses(
+            mdp,
+            sample,
+            candidates,
+            free_reward=r,
+            free_parameters=N_PARAMETERS,
+            far_epic=DEFAULT_THRESHOLDS.far_epic,
+        )
+        epic_distance(r, r_reference, discount=mdp.discount)
+
+    measure(ts, inferred)
+    r_inferred = reward_array(inferred, mdp)
+    distances(ExactPair(mdp, r_reference, r_inferred, mdp.discount, None, None))
+    optimisation_power(mdp, r_inferred, ts, rng=np.random.default_rng(1))
+    rng = np.random.default_rng(1)
+    for _ in range(n_bootstrap):
+        sample = resample(ts, rng)
+        measure(sample, fit(mdp, sample)[0])
 
 
 def measure_size(

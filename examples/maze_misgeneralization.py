@@ -2,12 +2,14 @@
 
 A PPO agent trained on mazes whose exit door is always red (``examples/train_maze_agent.py``;
 reused from its cache when present) is rolled out on several ``train`` mazes and several ``test``
-mazes (blue door, red distractors). Each maze is one tabular environment, so every (agent, maze)
-pair is its own rollout set: the agent's tabular states (``info["state"]``) and actions, uploaded
-with the maze's spec and the training reward ``door``. Linear MCE IRL runs on each; the script
-prints, per rollout set, the normalised training return, the inferred feature weights, the EPIC
-distance to the training reward and the service's verdict. The scripted door-seeker (the agent we
-hoped for) and red-seeker (a known misgeneralizer) go through the same pipeline for contrast.
+mazes (blue door, red distractors). Each maze is one tabular environment; every (agent, split)
+is one *pooled* rollout set over all its mazes (docs/formats.md): the agent's tabular states
+(``info["state"]``) and actions in each maze, uploaded with the mazes' specs and the training
+reward ``door``. One linear MCE IRL fit explains all the mazes of a split; the script prints, per
+maze, the normalised training return, the inferred feature weights (one fit: the same for every
+maze of a split), the EPIC distance to the training reward there and the verdict in that maze
+alone, then per (agent, split) the service's pooled verdict. The scripted door-seeker (the agent
+we hoped for) and red-seeker (a known misgeneralizer) go through the same pipeline for contrast.
 
     export MESASCOPE_URL=http://127.0.0.1:8000 MESASCOPE_API_KEY=msk_...
     .venv/bin/python examples/maze_misgeneralization.py            # full run, a few minutes
@@ -68,6 +70,9 @@ class Row:
     weights: dict[str, float]
     epic: float
     verdict: str
+    """The pooled verdict of the agent on all mazes of the split (one inference)."""
+    maze_verdict: str
+    """The same inferred reward judged in this maze alone (the report's per-environment row)."""
     explanation: str
     rollouts_id: str
     inference_id: str
@@ -145,46 +150,69 @@ def run(
     rng = np.random.default_rng(seed)
     jobs = []
     for agent in agents:
-        for (split, maze_seed), maze in mazes.items():
-            if agent == "ppo":
-                trajectories = ppo_trajectories(model, maze, n=episodes, seed=seed)
-            else:
-                trajectories = tabular_trajectories(maze, agent=agent, n=episodes, rng=rng)  # type: ignore[arg-type]
+        for split in splits:
+            keys = [key for key in mazes if key[0] == split]
+            trajectories: list[dict[str, Any]] = []
+            environment_of: list[int] = []
+            reached = []
+            for index, key in enumerate(keys):
+                maze = mazes[key]
+                if agent == "ppo":
+                    own = ppo_trajectories(model, maze, n=episodes, seed=seed)
+                else:
+                    own = tabular_trajectories(maze, agent=agent, n=episodes, rng=rng)  # type: ignore[arg-type]
+                reached.append(reached_door(maze, own))
+                trajectories += own
+                environment_of += [index] * len(own)
             uploaded = client.upload_rollouts(
                 trajectories,
-                environment={"id": environments[(split, maze_seed)]},
-                name=f"{agent} on {maze.name}",
+                environments=[{"id": environments[key]} for key in keys],
+                environment_of=environment_of,
+                name=f"{agent} on {len(keys)} {split} mazes",
                 training_reward=TRAINING_REWARD,
                 split=split,
-                tags={"agent": agent, "maze_seed": str(maze_seed), "example": "maze"},
+                tags={"agent": agent, "mazes": str(len(keys)), "example": "maze"},
             )
             job = client.infer(uploaded["id"], algorithm="mce_irl", reward_model="linear")
-            jobs.append((agent, split, maze_seed, reached_door(maze, trajectories), uploaded, job))
-            print(f"  queued {agent:<11} {split:<5} maze {maze_seed}", file=sys.stderr, flush=True)
+            jobs.append((agent, split, keys, reached, uploaded, job))
+            print(f"  queued {agent:<11} {split:<5} {len(keys)} mazes", file=sys.stderr, flush=True)
 
-    def collect(item: tuple[str, str, int, float, dict[str, Any], dict[str, Any]]) -> Row:
-        agent, split, maze_seed, reached, uploaded, job = item
+    Job = tuple[str, str, list[tuple[str, int]], list[float], dict[str, Any], dict[str, Any]]
+
+    def collect(item: Job) -> list[Row]:
+        agent, split, keys, reached, uploaded, job = item
         done = client.wait(job["id"], timeout=timeout, poll=0.5)
         if done["status"] != "succeeded":
             raise RuntimeError(f"inference {job['id']} {done['status']}: {done.get('error')}")
         report = client.divergence(job["id"])
         weights = done["reward"]["feature_weights"] or {}
-        return Row(
-            agent=agent,
-            split=split,
-            maze_seed=maze_seed,
-            reached_door=reached,
-            normalised_training_return=report["returns"]["normalized_under_training"],
-            weights={name: float(weights.get(name, 0.0)) for name in FEATURE_NAMES},
-            epic=report["metrics"]["epic"],
-            verdict=report["verdict"],
-            explanation=report["explanation"],
-            rollouts_id=uploaded["id"],
-            inference_id=job["id"],
-        )
+        return [
+            Row(
+                agent=agent,
+                split=split,
+                maze_seed=maze_seed,
+                reached_door=reached[index],
+                normalised_training_return=_number(maze["normalized_return"]),
+                weights={name: float(weights.get(name, 0.0)) for name in FEATURE_NAMES},
+                epic=_number(maze["epic"]),
+                verdict=report["verdict"],
+                maze_verdict=maze["verdict"] or "none",
+                explanation=report["explanation"],
+                rollouts_id=uploaded["id"],
+                inference_id=job["id"],
+            )
+            for index, ((_, maze_seed), maze) in enumerate(
+                zip(keys, report["environments"], strict=True)
+            )
+        ]
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(collect, jobs))
+        return [row for rows in pool.map(collect, jobs) for row in rows]
+
+
+def _number(value: float | None) -> float:
+    """A report number, NaN where the report has none."""
+    return float("nan") if value is None else float(value)
 
 
 def table(rows: list[Row]) -> str:
@@ -192,7 +220,7 @@ def table(rows: list[Row]) -> str:
     header = (
         f"{'agent':<11} {'split':<5} {'maze':>4} {'door%':>5} {'return':>6} "
         + " ".join(f"{name[:8]:>8}" for name in FEATURE_NAMES)
-        + f" {'EPIC':>5}  verdict"
+        + f" {'EPIC':>5}  verdict in this maze"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
@@ -200,13 +228,14 @@ def table(rows: list[Row]) -> str:
             f"{row.agent:<11} {row.split:<5} {row.maze_seed:>4} {row.reached_door:>5.0%} "
             f"{row.normalised_training_return:>6.2f} "
             + " ".join(f"{row.weights[name]:>8.2f}" for name in FEATURE_NAMES)
-            + f" {row.epic:>5.2f}  {row.verdict}"
+            + f" {row.epic:>5.2f}  {row.maze_verdict}"
         )
     return "\n".join(lines)
 
 
 def summary(rows: list[Row]) -> list[dict[str, Any]]:
-    """Per (agent, split): mean door rate, return, weights and EPIC, and the verdict counts."""
+    """Per (agent, split): mean door rate, return and EPIC over the mazes, the pooled fit's
+    weights and verdict, and how the per-maze verdicts fell."""
     groups: dict[tuple[str, str], list[Row]] = {}
     for row in rows:
         groups.setdefault((row.agent, row.split), []).append(row)
@@ -214,7 +243,7 @@ def summary(rows: list[Row]) -> list[dict[str, Any]]:
     for (agent, split), members in groups.items():
         verdicts: dict[str, int] = {}
         for row in members:
-            verdicts[row.verdict] = verdicts.get(row.verdict, 0) + 1
+            verdicts[row.maze_verdict] = verdicts.get(row.maze_verdict, 0) + 1
         out.append(
             {
                 "agent": agent,
@@ -229,6 +258,7 @@ def summary(rows: list[Row]) -> list[dict[str, Any]]:
                     for name in FEATURE_NAMES
                 },
                 "epic": float(np.mean([r.epic for r in members])),
+                "verdict": members[0].verdict,
                 "verdicts": verdicts,
             }
         )
@@ -236,11 +266,11 @@ def summary(rows: list[Row]) -> list[dict[str, Any]]:
 
 
 def summary_table(groups: list[dict[str, Any]]) -> str:
-    """The per-(agent, split) means and verdict counts as text."""
+    """The per-(agent, split) pooled verdicts, means and per-maze verdict counts as text."""
     header = (
         f"{'agent':<11} {'split':<5} {'door%':>5} {'return':>6} "
         + " ".join(f"{name[:8]:>8}" for name in FEATURE_NAMES)
-        + f" {'EPIC':>5}  verdicts"
+        + f" {'EPIC':>5}  {'pooled verdict':<22}  per-maze verdicts"
     )
     lines = [header, "-" * len(header)]
     for group in groups:
@@ -249,7 +279,7 @@ def summary_table(groups: list[dict[str, Any]]) -> str:
             f"{group['agent']:<11} {group['split']:<5} {group['reached_door']:>5.0%} "
             f"{group['normalised_training_return']:>6.2f} "
             + " ".join(f"{group['weights'][name]:>8.2f}" for name in FEATURE_NAMES)
-            + f" {group['epic']:>5.2f}  {counts}"
+            + f" {group['epic']:>5.2f}  {group['verdict']:<22}  {counts}"
         )
     return "\n".join(lines)
 
@@ -340,9 +370,10 @@ def main(argv: list[str] | None = None) -> None:
             f"and {success['test']:.0%} of {SUCCESS_MAZES} test mazes (seeds {MAZE_SEED_BASE}+)"
         )
     print(table(rows))
-    print(f"\nmeans over the {args.mazes} mazes of each split:")
+    print(f"\none inference per agent and split, over its {args.mazes} mazes (means per maze):")
     print(summary_table(summary(rows)))
-    print(f"\n{len(rows)} inferences in {seconds} s")
+    n_inferences = len({row.inference_id for row in rows})
+    print(f"\n{n_inferences} inferences over {len(rows)} (agent, maze) pairs in {seconds} s")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@
    outcomes whose return under a reward is at least the demonstrations' mean return.
 """
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -24,9 +26,12 @@ import scipy.optimize
 import scipy.special
 import scipy.stats
 
+from irl.algorithms.fast_mce import SparseDynamics
 from irl.environments.tabular import TabularMDP
 from irl.errors import InvalidInputError
 from irl.planning import discounted_returns, expected_rewards
+from irl.planning_sparse import planning_dynamics, soft_logits_at
+from irl.rewards_sparse import SparseReward, TransitionSupport
 from irl.trajectories import TrajectorySet
 
 DEFAULT_MONTE_CARLO_SAMPLES = 10_000
@@ -43,7 +48,15 @@ MAX_INVERSE_TEMPERATURE = 256.0
 the policy is deterministic to double precision on the rewards' scale)."""
 MAX_ABS_BIAS = 30.0
 """Bound on the action-bias logits: e^-30 ~ 1e-13 is 'never' at any realistic data size."""
+MAX_BIAS_STEP = 4.0
+"""Largest change of a bias logit in one Newton step (a factor e^4 ~ 55 in odds)."""
+BIAS_HALVINGS = 30
 _BETA_GRID = (0.0, 1 / 16, 1 / 4, 1.0, 4.0, 16.0, 64.0, 256.0)
+LOGITS_REMEMBERED = 2 * len(_BETA_GRID)
+LOCAL_RATIO = float(np.sqrt(2.0))
+"""Ratio between neighbouring inverse temperatures of a resample's local search."""
+LOCAL_MAX_STEPS = 16
+"""Inverse temperatures whose logits one reward's fits keep (the shared grid, and the search)."""
 
 
 @dataclass(frozen=True)
@@ -140,24 +153,80 @@ class OptimisationPower:
         return asdict(self)
 
 
-def goal_directedness(
-    mdp: TabularMDP, trajectories: TrajectorySet, reward: np.ndarray, *, n_parameters: int
-) -> GoalDirectedness:
-    """Test the fitted reward `reward` (S, A, S) against the bias-inclusive null on the actions.
+@dataclass(frozen=True)
+class PlanningReward:
+    """A reward as the behaviour models plan with it: r(s, a) = E[R(s, a, S')] and the range of
+    R over (s, a, s'), the unit the inverse temperature beta is measured in."""
 
-    n_parameters: free reward parameters of the fit (the test's degrees of freedom).
+    expected: np.ndarray
+    """(S, A) float64."""
+    spread: float
+    """max R - min R (0 for a constant reward)."""
+
+    @classmethod
+    def of(cls, mdp: TabularMDP, reward: "np.ndarray | PlanningReward") -> "PlanningReward":
+        """From a dense (S, A, S) reward (small MDPs and tests), or unchanged."""
+        if isinstance(reward, PlanningReward):
+            return reward
+        return cls(expected_rewards(mdp, reward), float(reward.max() - reward.min()))
+
+    @classmethod
+    def of_sparse(cls, reward: SparseReward, support: TransitionSupport) -> "PlanningReward":
+        """From a reward in separable form (no (S, A, S) array)."""
+        return cls(reward.expected(support), reward.value_range(support))
+
+    def scaled(self) -> np.ndarray:
+        """(S, A) r / spread (zeros for a constant reward)."""
+        if self.spread > 0:
+            return np.asarray(self.expected / self.spread)
+        return np.zeros_like(self.expected)
+
+
+def goal_directedness(
+    mdp: TabularMDP,
+    trajectories: TrajectorySet,
+    reward: "np.ndarray | PlanningReward",
+    *,
+    n_parameters: int,
+    dynamics: SparseDynamics | None = None,
+) -> "GoalDirectedness":
+    """Test the fitted reward (dense (S, A, S) or PlanningReward) against the bias-inclusive null
+    on the actions (directed_behaviour without its fit)."""
+    return directed_behaviour(
+        mdp, trajectories, reward, n_parameters=n_parameters, dynamics=dynamics
+    )[0]
+
+
+def directed_behaviour(
+    mdp: TabularMDP,
+    trajectories: TrajectorySet,
+    reward: "np.ndarray | PlanningReward",
+    *,
+    n_parameters: int,
+    dynamics: SparseDynamics | None = None,
+    rows: "ActionData | None" = None,
+    around: float | None = None,
+) -> tuple["GoalDirectedness", "BehaviourFit"]:
+    """The goal-directedness tests, and the reward-with-bias fit they rest on (irl.hypotheses
+    compares it with the named goals). A bootstrap resample passes the full data's `rows`
+    (ActionData.of) and inverse temperature (`around`: fit_behaviour's local search).
+
+    n_parameters: free reward parameters of the fit (the test's degrees of freedom). The two
+    reward fits share their soft-optimal plans (one streamed pass per inverse temperature).
     """
-    data = ActionData.of(mdp, trajectories)
+    data = ActionData.of(mdp, trajectories, rows=rows)
     n = data.n_steps
     uniform = -n * float(np.log(mdp.n_actions))
+    planning = PlanningReward.of(mdp, reward)
+    logits = behaviour_logits(mdp, data, planning, dynamics)
     bias = fit_behaviour(mdp, data, None)
-    goal = fit_behaviour(mdp, data, reward, bias=False)
-    both = fit_behaviour(mdp, data, reward)
+    goal = fit_behaviour(mdp, data, planning, bias=False, logits=logits, around=around)
+    both = fit_behaviour(mdp, data, planning, logits=logits, around=around)
     best = max(both.log_likelihood, goal.log_likelihood, bias.log_likelihood)
     dof = max(int(n_parameters), 1)
     bias_dof = mdp.n_actions - 1
     decisive = likelihood_test(best, bias.log_likelihood, dof, n)
-    return GoalDirectedness(
+    directed = GoalDirectedness(
         log_likelihood_ratio_per_step=decisive.log_likelihood_ratio_per_step,
         likelihood_ratio_statistic=decisive.likelihood_ratio_statistic,
         degrees_of_freedom=dof,
@@ -169,6 +238,7 @@ def goal_directedness(
         inverse_temperature=both.inverse_temperature,
         action_bias=bias.action_probabilities,
     )
+    return directed, both
 
 
 def likelihood_test(model: float, null: float, dof: int, n_steps: int) -> LikelihoodTest:
@@ -197,8 +267,12 @@ class ActionData:
     n_steps: int
 
     @classmethod
-    def of(cls, mdp: TabularMDP, trajectories: TrajectorySet) -> "ActionData":
-        """Group the trajectories' actions (their length must not exceed the horizon)."""
+    def of(
+        cls, mdp: TabularMDP, trajectories: TrajectorySet, *, rows: "ActionData | None" = None
+    ) -> "ActionData":
+        """Group the trajectories' actions (their length must not exceed the horizon); with
+        `rows`, count them on rows' (t, s) pairs instead (a bootstrap resample on the full
+        data's pairs, which hold every pair it visits), so plans made there are reused."""
         if trajectories.n_transitions and int(trajectories.lengths.max()) > mdp.horizon:
             raise InvalidInputError.at(
                 "trajectories",
@@ -207,29 +281,69 @@ class ActionData:
             )
         states, actions, _ = trajectories.transitions()
         keys = np.asarray(trajectories.timesteps, dtype=np.int64) * mdp.n_states + states
-        unique, inverse = np.unique(keys, return_inverse=True)
-        counts = np.zeros((len(unique), mdp.n_actions))
+        if rows is None:
+            unique, inverse = np.unique(keys, return_inverse=True)
+            times, pair_states = unique // mdp.n_states, unique % mdp.n_states
+        else:
+            known = rows.times * mdp.n_states + rows.states
+            inverse = np.searchsorted(known, keys)
+            if inverse.size and not np.array_equal(
+                known[np.minimum(inverse, known.size - 1)], keys
+            ):
+                raise InvalidInputError.at("trajectories", "visit (t, s) pairs outside `rows`")
+            times, pair_states = rows.times, rows.states
+        counts = np.zeros((len(times), mdp.n_actions))
         np.add.at(counts, (inverse.ravel(), actions), 1.0)
         return cls(
-            times=unique // mdp.n_states,
-            states=unique % mdp.n_states,
+            times=times,
+            states=pair_states,
             counts=counts,
             n_steps=int(trajectories.n_transitions),
         )
 
 
+Logits = Callable[[float], np.ndarray]
+"""beta -> (U, A) log pi_t(. | s) of the soft-optimal policy of beta * r at the data's (t, s)."""
+
+
+def behaviour_logits(
+    mdp: TabularMDP,
+    data: "ActionData",
+    reward: PlanningReward,
+    dynamics: SparseDynamics | None = None,
+    *,
+    remember: int = LOGITS_REMEMBERED,
+) -> Logits:
+    """The soft-optimal logits of the scaled reward at the data's (t, s) pairs, one streamed
+    backward pass per inverse temperature (the last `remember` kept, so fits of one reward
+    share them)."""
+    dynamics = planning_dynamics(mdp) if dynamics is None else dynamics
+    scaled = reward.scaled()
+
+    @lru_cache(maxsize=remember)
+    def logits(beta: float) -> np.ndarray:
+        return soft_logits_at(dynamics, scaled, times=data.times, states=data.states, beta=beta)
+
+    return logits
+
+
 def fit_behaviour(
     mdp: TabularMDP,
-    data: ActionData,
-    reward: np.ndarray | None,
+    data: "ActionData",
+    reward: "np.ndarray | PlanningReward | None",
     *,
     bias: bool = True,
+    logits: Logits | None = None,
+    dynamics: SparseDynamics | None = None,
+    around: float | None = None,
 ) -> BehaviourFit:
     """Maximum-likelihood beta >= 0 (and bias b, if `bias`) of pi ∝ exp(Q_soft[beta r] + b).
 
-    reward: (S, A, S), or None for the bias-only model (closed form: the action frequencies).
-    beta is found on a geometric grid refined by a bounded scalar search in log(beta); for each
-    beta the bias is a concave (multinomial-logit) fit.
+    reward: dense (S, A, S), a PlanningReward, or None for the bias-only model (closed form: the
+    action frequencies). `logits` (from behaviour_logits) shares plans between fits of one
+    reward. beta is found on a geometric grid refined by a bounded scalar search in log(beta);
+    with `around` > 0 (a bootstrap resample, from the full data's beta) by a local search there
+    instead (_local_search). For each beta the bias is a concave (multinomial-logit) fit.
     """
     n_actions = mdp.n_actions
     uniform = np.zeros(n_actions)
@@ -239,17 +353,32 @@ def fit_behaviour(
         with np.errstate(divide="ignore", invalid="ignore"):
             ll = float(np.sum(np.where(totals > 0, totals * np.log(frequencies), 0.0)))
         return BehaviourFit(ll, 0.0, tuple(float(f) for f in frequencies))
-    spread = float(reward.max() - reward.min())
-    expected = expected_rewards(mdp, reward / spread if spread > 0 else np.zeros_like(reward))
+    planning = PlanningReward.of(mdp, reward)
+    logits = behaviour_logits(mdp, data, planning, dynamics) if logits is None else logits
+    visited = data.counts.sum(axis=1) > 0
+    every = bool(visited.all())
+    counts = data.counts if every else data.counts[visited]
+    last = [uniform]
 
     def profile(beta: float) -> tuple[float, np.ndarray]:
-        """(log-likelihood, bias) at inverse temperature beta, the bias fitted if asked."""
-        logits = _soft_logits(mdp, expected, beta)[data.times, data.states]
-        return _fit_bias(logits, data.counts) if bias else (_score(logits, data.counts), uniform)
+        """(log-likelihood, bias) at inverse temperature beta, the bias fitted if asked (from
+        the last fitted bias: neighbouring betas have close ones). Rows without actions (pairs
+        a resample does not visit) are left out."""
+        at = logits(beta) if every else logits(beta)[visited]
+        if not bias:
+            return _score(at, counts), uniform
+        fitted = _fit_bias(at, counts, last[0])
+        last[0] = fitted[1]
+        return fitted
 
+    if around is not None and around > 0 and planning.spread > 0:
+        results = _local_search(profile, around)
+        best_beta = max(results, key=lambda beta: results[beta][0])
+        ll, b = results[best_beta]
+        return BehaviourFit(float(ll), best_beta, tuple(float(p) for p in scipy.special.softmax(b)))
     results = {beta: profile(beta) for beta in _BETA_GRID}
     best_beta = max(results, key=lambda beta: results[beta][0])
-    if spread > 0 and best_beta > 0:
+    if planning.spread > 0 and best_beta > 0:
         lo = max(best_beta / 4, _BETA_GRID[1] / 4)
         hi = min(best_beta * 4, MAX_INVERSE_TEMPERATURE)
         found = scipy.optimize.minimize_scalar(
@@ -267,20 +396,57 @@ def fit_behaviour(
     return BehaviourFit(float(ll), best_beta, tuple(float(p) for p in probabilities))
 
 
-def _soft_logits(mdp: TabularMDP, expected: np.ndarray, beta: float) -> np.ndarray:
-    """(H, S, A) log pi of the soft-optimal policy for beta * reward, given r(s, a) (S, A).
+def _local_search(
+    profile: Callable[[float], tuple[float, np.ndarray]], around: float
+) -> dict[float, tuple[float, np.ndarray]]:
+    """Profile log-likelihoods near `around`: the points around * LOCAL_RATIO^k for k = -1, 0, 1,
+    extended outwards while an end point is the best (within the fitted range), then the vertex
+    of the parabola through the best point and its neighbours in log(beta), rounded to a grid of
+    LOCAL_RATIO^(1/8) so resamples of one reward share their plans.
 
-    irl.planning.soft_optimal_policy's backup, kept in log space (no underflow to log 0).
+    The maximum of a resample's profile lies within a few standard errors of the full data's;
+    4 to 6 plans find it where the full search needs about 20.
     """
-    r = beta * expected
-    logits = np.empty((mdp.horizon, mdp.n_states, mdp.n_actions))
-    values = np.zeros(mdp.n_states)
-    for t in reversed(range(mdp.horizon)):
-        q = r + mdp.discount * np.asarray(mdp.transitions @ values).reshape(r.shape)
-        log_partition = _logsumexp(q)
-        logits[t] = q - log_partition[:, None]
-        values = log_partition
-    return logits
+    results: dict[float, tuple[float, np.ndarray]] = {}
+    step = float(np.log(LOCAL_RATIO))
+    top = float(np.log(MAX_INVERSE_TEMPERATURE))
+    bottom = float(np.log(_BETA_GRID[1] / 4))
+    centre = float(np.log(around))
+
+    def at(k: int) -> float:
+        beta = float(np.exp(min(max(centre + k * step, bottom), top)))
+        if beta not in results:
+            results[beta] = profile(beta)
+        return beta
+
+    low, high = -1, 1
+    for k in (low, 0, high):
+        at(k)
+    for _ in range(LOCAL_MAX_STEPS):
+        best = max(results, key=lambda beta: results[beta][0])
+        if best == at(low) and centre + low * step > bottom:
+            low -= 1
+            at(low)
+        elif best == at(high) and centre + high * step < top:
+            high += 1
+            at(high)
+        else:
+            break
+    ordered = sorted(results)
+    i = ordered.index(max(ordered, key=lambda beta: results[beta][0]))
+    if 0 < i < len(ordered) - 1:
+        x = np.log(ordered[i - 1 : i + 2])
+        y = np.array([results[beta][0] for beta in ordered[i - 1 : i + 2]])
+        left, right = (y[1] - y[0]) / (x[1] - x[0]), (y[2] - y[1]) / (x[2] - x[1])
+        curvature = (right - left) / (0.5 * (x[2] - x[0]))
+        if curvature < 0:
+            vertex = 0.5 * (x[0] + x[1]) - left / curvature
+            fine = step / 8
+            vertex = float(np.clip(np.round(vertex / fine) * fine, x[0], x[2]))
+            at_vertex = float(np.exp(vertex))
+            if at_vertex not in results:
+                results[at_vertex] = profile(at_vertex)
+    return results
 
 
 def _logsumexp(x: np.ndarray) -> np.ndarray:
@@ -295,37 +461,59 @@ def _score(logits: np.ndarray, counts: np.ndarray) -> float:
     return float(np.sum(counts * log_p))
 
 
-def _fit_bias(logits: np.ndarray, counts: np.ndarray) -> tuple[float, np.ndarray]:
+def _fit_bias(
+    logits: np.ndarray, counts: np.ndarray, start: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
     """(log-likelihood, b) maximising sum counts * log softmax(logits + b): concave in b.
 
-    Damped Newton steps on b (the first action's bias fixed at 0; the others within
-    +-MAX_ABS_BIAS, which also bounds the bias of actions never taken).
+    Damped Newton steps on b from `start` (zeros by default; the first action's bias fixed at 0,
+    the others within +-MAX_ABS_BIAS, which also bounds the bias of actions never taken), each
+    capped and halved until it improves the likelihood, stopped when a step's predicted gain (the
+    Newton decrement) is below 1e-10 of the value: the maximum whatever the start.
     """
     totals = counts.sum(axis=0)
     rows = counts.sum(axis=1)
     n_actions = logits.shape[1]
-    b = np.zeros(n_actions)
-    value = _score(logits, counts)
+    b = np.zeros(n_actions) if start is None else start.copy()
+    log_p = _log_softmax(logits + b)
+    value = float(np.sum(counts * log_p))
     for _ in range(50):
-        shifted = logits + b
-        p = np.exp(shifted - _logsumexp(shifted)[:, None])
+        p = np.exp(log_p)
         gradient = (totals - rows @ p)[1:]
         weighted = p * rows[:, None]
         hessian = (weighted.T @ p - np.diag(weighted.sum(axis=0)))[1:, 1:]
         hessian -= 1e-9 * max(float(rows.sum()), 1.0) * np.eye(n_actions - 1)
+        # Biases held at a bound by a gradient pointing outwards stay there.
+        inner = b[1:]
+        free = ~(
+            ((inner >= MAX_ABS_BIAS) & (gradient > 0)) | ((inner <= -MAX_ABS_BIAS) & (gradient < 0))
+        )
         step = np.zeros(n_actions)
-        step[1:] = -np.linalg.solve(hessian, gradient)
+        step[1:][free] = -np.linalg.solve(hessian[np.ix_(free, free)], gradient[free])
+        if float(gradient @ step[1:]) <= 2e-10 * max(abs(value), 1.0):
+            break
+        # A near-deterministic fit makes the Hessian nearly singular and the step huge: cap it
+        # at MAX_BIAS_STEP, then halve it until the likelihood improves (it must: concave).
+        length = float(np.abs(step).max())
+        if length > MAX_BIAS_STEP:
+            step *= MAX_BIAS_STEP / length
         improved = False
-        for scale in (1.0, 0.5, 0.25, 0.125, 0.0625):
+        for scale in 0.5 ** np.arange(BIAS_HALVINGS):
             trial = np.clip(b + scale * step, -MAX_ABS_BIAS, MAX_ABS_BIAS)
-            trial_value = _score(logits + trial, counts)
+            trial_log_p = _log_softmax(logits + trial)
+            trial_value = float(np.sum(counts * trial_log_p))
             if trial_value > value:
-                b, improved = trial, trial_value - value > 1e-10 * max(abs(value), 1.0)
-                value = trial_value
+                improved = trial_value - value > 1e-10 * max(abs(value), 1.0)
+                b, log_p, value = trial, trial_log_p, trial_value
                 break
         if not improved:
             break
     return value, b
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise log softmax of (U, A)."""
+    return np.asarray(x - _logsumexp(x)[:, None])
 
 
 def preference_gain(n_actions: int, odds: float) -> float:
@@ -351,16 +539,43 @@ def optimisation_power(
     n_samples: int = DEFAULT_MONTE_CARLO_SAMPLES,
     max_exact_support: int = DEFAULT_MAX_EXACT_SUPPORT,
 ) -> OptimisationPower:
-    """Bits of optimisation the demonstrations show under `reward` (S, A, S).
+    """Bits of optimisation the demonstrations show under a dense `reward` (S, A, S)
+    (power_of_returns with the reward's lookups and the trajectories' mean return)."""
+    return power_of_returns(
+        mdp,
+        lambda s, a, s_next: reward[s, a, s_next],
+        magnitude=float(np.abs(reward).max()),
+        demo=float(discounted_returns(mdp, reward, trajectories).mean()),
+        starts=start_distribution(mdp, trajectories),
+        rng=rng,
+        n_samples=n_samples,
+        max_exact_support=max_exact_support,
+    )
 
-    The random policy starts where the demonstrations started (their empirical start-state
+
+TransitionReward = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""(states, actions, next_states) -> R(s, a, s') of K transitions."""
+
+
+def power_of_returns(
+    mdp: TabularMDP,
+    reward: TransitionReward,
+    *,
+    magnitude: float,
+    demo: float,
+    starts: np.ndarray,
+    rng: np.random.Generator,
+    n_samples: int = DEFAULT_MONTE_CARLO_SAMPLES,
+    max_exact_support: int = DEFAULT_MAX_EXACT_SUPPORT,
+) -> OptimisationPower:
+    """Bits of optimisation in a mean return `demo` under `reward` (largest |R|: `magnitude`).
+
+    The random policy starts from `starts` (S,) (the demonstrations' empirical start-state
     distribution) and acts uniformly for the full horizon. Its return distribution is computed
     exactly when it has at most `max_exact_support` distinct (state, partial return) pairs at
     every step, otherwise estimated from `n_samples` rollouts drawn with `rng`.
     """
-    demo = float(discounted_returns(mdp, reward, trajectories).mean())
-    starts = start_distribution(mdp, trajectories)
-    tolerance = RETURN_RESOLUTION * max(1.0, mdp.horizon * float(np.abs(reward).max()))
+    tolerance = RETURN_RESOLUTION * max(1.0, mdp.horizon * magnitude)
     exact = _exact_return_distribution(mdp, reward, starts, tolerance, max_exact_support)
     if exact is not None:
         values, probabilities = exact
@@ -395,7 +610,12 @@ def start_distribution(mdp: TabularMDP, trajectories: TrajectorySet) -> np.ndarr
 
 
 def random_policy_returns(
-    mdp: TabularMDP, reward: np.ndarray, starts: np.ndarray, *, n: int, rng: np.random.Generator
+    mdp: TabularMDP,
+    reward: TransitionReward,
+    starts: np.ndarray,
+    *,
+    n: int,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """(n,) float64 discounted returns of uniform-random rollouts from `starts` (S,)."""
     transitions = mdp.transitions
@@ -411,14 +631,14 @@ def random_policy_returns(
         index = np.searchsorted(cumulative, u, side="right")
         index = np.clip(index, transitions.indptr[rows], transitions.indptr[rows + 1] - 1)
         next_states = transitions.indices[index]
-        returns += mdp.discount**t * reward[states, actions, next_states]
+        returns += mdp.discount**t * reward(states, actions, next_states)
         states = next_states
     return returns
 
 
 def _exact_return_distribution(
     mdp: TabularMDP,
-    reward: np.ndarray,
+    reward: TransitionReward,
     starts: np.ndarray,
     resolution: float,
     max_support: int,
@@ -434,7 +654,7 @@ def _exact_return_distribution(
     branch_action = (coo.row % mdp.n_actions)[order]
     branch_next = coo.col[order]
     branch_p = coo.data[order] / mdp.n_actions
-    branch_r = reward[branch_state, branch_action, branch_next]
+    branch_r = reward(branch_state, branch_action, branch_next)
     first = np.searchsorted(branch_state, np.arange(mdp.n_states))
     count = np.bincount(branch_state, minlength=mdp.n_states)
     states = np.flatnonzero(starts > 0)

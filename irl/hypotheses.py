@@ -16,11 +16,23 @@ from typing import Any
 
 import numpy as np
 
-from irl.divergence import epic_distance
+from irl.algorithms.fast_mce import SparseDynamics
+from irl.divergence.sparse import sparse_epic_distance
 from irl.environments.tabular import TabularMDP
 from irl.errors import InvalidInputError
-from irl.goal_directedness import ActionData, LikelihoodTest, fit_behaviour, likelihood_test
-from irl.rewards import LinearReward, TabularReward, reward_array
+from irl.goal_directedness import (
+    ActionData,
+    BehaviourFit,
+    LikelihoodTest,
+    Logits,
+    PlanningReward,
+    behaviour_logits,
+    fit_behaviour,
+    likelihood_test,
+)
+from irl.planning_sparse import planning_dynamics
+from irl.rewards import LinearReward, TabularReward
+from irl.rewards_sparse import TransitionSupport, sparse_reward
 from irl.trajectories import TrajectorySet
 
 TRAINING = "training"
@@ -28,6 +40,9 @@ TRAINING = "training"
 MAX_CANDIDATES = 32
 """Most candidates one report fits (each costs one behaviour fit, about 20 plans)."""
 STANDARDISED_DECIMALS = 9
+WARM_PLANS_REMEMBERED = 8
+"""Plans (inverse temperatures) kept per candidate across bootstrap resamples: the local
+search's points around the full data's beta recur from one resample to the next."""
 
 
 @dataclass(frozen=True)
@@ -80,12 +95,49 @@ class Hypotheses:
         }
 
 
+@dataclass(frozen=True, eq=False)
+class WarmCandidates:
+    """What the candidates' fits on a bootstrap resample reuse from the full data: its (t, s)
+    pairs, each candidate's plans there (kept across resamples) and fitted beta."""
+
+    rows: ActionData
+    logits: tuple[Logits, ...]
+    inverse_temperatures: tuple[float, ...]
+
+    @classmethod
+    def of(
+        cls,
+        mdp: TabularMDP,
+        trajectories: TrajectorySet,
+        candidates: Sequence[Candidate],
+        fitted: Hypotheses,
+        *,
+        support: TransitionSupport,
+        dynamics: SparseDynamics,
+    ) -> "WarmCandidates":
+        """From the full data's hypotheses (`fitted`, of these candidates)."""
+        rows = ActionData.of(mdp, trajectories)
+        beta = {fit.name: fit.inverse_temperature for fit in fitted.candidates}
+        plans = tuple(
+            behaviour_logits(
+                mdp,
+                rows,
+                PlanningReward.of_sparse(sparse_reward(c.reward, mdp, support), support),
+                dynamics,
+                remember=WARM_PLANS_REMEMBERED,
+            )
+            for c in candidates
+        )
+        return cls(rows, plans, tuple(beta[c.name] for c in candidates))
+
+
 def default_candidates(
     mdp: TabularMDP,
     training: TabularReward | LinearReward,
     named: Mapping[str, TabularReward | LinearReward] | None = None,
     *,
     features: bool = True,
+    support: TransitionSupport | None = None,
 ) -> tuple[Candidate, ...]:
     """The training reward, the named goals, and (with `features`) each single feature.
 
@@ -94,6 +146,7 @@ def default_candidates(
     equals ("door" rather than "training"). Features are offered only while the candidates stay
     within MAX_CANDIDATES (not, e.g., the one-hot state indicators of a large environment).
     """
+    support = TransitionSupport.of(mdp) if support is None else support
     named = dict(named or {})
     if len(named) + 1 > MAX_CANDIDATES:
         raise InvalidInputError.at("goals", f"at most {MAX_CANDIDATES - 1} named goals")
@@ -101,15 +154,15 @@ def default_candidates(
     singles = (
         {name: LinearReward({name: 1.0}) for name in mdp.feature_names} if features and room else {}
     )
-    training_key = _standardised(training, mdp)
+    training_key = _standardised(training, mdp, support)
     training_name = next(
-        (name for name, r in singles.items() if _standardised(r, mdp) == training_key),
+        (name for name, r in singles.items() if _standardised(r, mdp, support) == training_key),
         TRAINING,
     )
     chosen: list[Candidate] = [Candidate(training_name, training, training=True)]
     seen = {training_key}
     for name, reward in [*named.items(), *singles.items()]:
-        key = _standardised(reward, mdp)
+        key = _standardised(reward, mdp, support)
         if key in seen or any(c.name == name for c in chosen):
             continue
         seen.add(key)
@@ -122,26 +175,45 @@ def fit_hypotheses(
     trajectories: TrajectorySet,
     candidates: Sequence[Candidate],
     *,
-    free_reward: np.ndarray,
+    free_reward: np.ndarray | PlanningReward,
     free_parameters: int,
     far_epic: float,
+    free_fit: BehaviourFit | None = None,
+    support: TransitionSupport | None = None,
+    dynamics: SparseDynamics | None = None,
+    warm: "WarmCandidates | None" = None,
 ) -> Hypotheses:
     """Fit beta and bias per candidate; posterior over candidates; free fit against the best.
 
-    free_reward: (S, A, S) the IRL fit; free_parameters: its number of reward parameters.
+    free_reward: the IRL fit (dense (S, A, S) or PlanningReward); free_parameters: its number of
+    reward parameters; free_fit: its behaviour fit, when already made
+    (irl.goal_directedness.directed_behaviour). Candidates are planned with streamed passes on
+    `support` and `dynamics` (built from the MDP when not given); a bootstrap resample passes
+    `warm` (the full data's pairs, plans and inverse temperatures).
     """
     if not candidates:
         raise InvalidInputError.at("goals", "no candidate goal")
-    data = ActionData.of(mdp, trajectories)
+    support = TransitionSupport.of(mdp) if support is None else support
+    dynamics = planning_dynamics(mdp) if dynamics is None else dynamics
+    data = ActionData.of(mdp, trajectories, rows=None if warm is None else warm.rows)
     n = max(data.n_steps, 1)
     training = next((c for c in candidates if c.training), candidates[0])
-    r_training = reward_array(training.reward, mdp)
+    r_training = sparse_reward(training.reward, mdp, support)
     fits = []
-    for candidate in candidates:
-        r = reward_array(candidate.reward, mdp)
-        fit = fit_behaviour(mdp, data, r)
+    for i, candidate in enumerate(candidates):
+        r = sparse_reward(candidate.reward, mdp, support)
+        fit = fit_behaviour(
+            mdp,
+            data,
+            PlanningReward.of_sparse(r, support),
+            dynamics=dynamics,
+            logits=None if warm is None else warm.logits[i],
+            around=None if warm is None else warm.inverse_temperatures[i],
+        )
         distance = (
-            0.0 if candidate is training else epic_distance(r, r_training, discount=mdp.discount)
+            0.0
+            if candidate is training
+            else sparse_epic_distance(r, r_training, discount=mdp.discount, support=support)
         )
         fits.append((candidate, fit, distance))
     ll = np.array([fit.log_likelihood for _, fit, _ in fits])
@@ -162,7 +234,9 @@ def fit_hypotheses(
     ]
     order = sorted(range(len(results)), key=lambda i: (-results[i].posterior, i))
     ranked = tuple(results[i] for i in order)
-    free = fit_behaviour(mdp, data, free_reward)
+    free = (
+        fit_behaviour(mdp, data, free_reward, dynamics=dynamics) if free_fit is None else free_fit
+    )
     return Hypotheses(
         candidates=ranked,
         best=ranked[0].name,
@@ -177,9 +251,12 @@ def fit_hypotheses(
     )
 
 
-def _standardised(reward: TabularReward | LinearReward, mdp: TabularMDP) -> bytes:
-    """A key equal for rewards that differ by a positive scale and a constant."""
-    values = reward_array(reward, mdp).ravel()
+def _standardised(
+    reward: TabularReward | LinearReward, mdp: TabularMDP, support: TransitionSupport
+) -> bytes:
+    """A key equal for rewards that differ by a positive scale and a constant on the MDP's
+    transitions (where they explain behaviour identically)."""
+    values = sparse_reward(reward, mdp, support).on_transitions(support)
     centred = values - values.mean()
     scale = float(np.abs(centred).max())
     shown = centred / scale if scale > 0 else centred

@@ -125,19 +125,28 @@ def linear_state_values(
     return np.asarray(features @ w + reward.bias, dtype=np.float64)
 
 
+MAX_OBSERVED_ENTRIES = 20_000_000
+"""Largest S*A*S for which an observed reward keeps its next-state dependence (160 MB)."""
+
+
 def observed_reward(mdp: FeaturedMDP, trajectories: TrajectorySet) -> TabularReward:
     """Recorded `rews` averaged per visited (s, a, s'); unvisited ones get the overall mean.
+    Beyond MAX_OBSERVED_ENTRIES the average is per (s, a) (exact for deterministic dynamics).
 
     Raises ValueError when the trajectories recorded no rewards.
     """
     if trajectories.rews is None:
         raise ValueError("the trajectories recorded no rewards")
     s, a, s_next = trajectories.transitions()
-    flat = (s * mdp.n_actions + a) * mdp.n_states + s_next
-    size = mdp.n_states * mdp.n_actions * mdp.n_states
+    full = mdp.n_states * mdp.n_actions * mdp.n_states <= MAX_OBSERVED_ENTRIES
+    shape = (mdp.n_states, mdp.n_actions) + ((mdp.n_states,) if full else ())
+    flat = s * mdp.n_actions + a
+    if full:
+        flat = flat * mdp.n_states + s_next
+    size = int(np.prod(shape))
     totals = np.bincount(flat, weights=trajectories.rews, minlength=size)
     counts = np.bincount(flat, minlength=size)
     values = np.full(size, float(trajectories.rews.mean()))
     seen = counts > 0
     values[seen] = totals[seen] / counts[seen]
-    return TabularReward(values.reshape(mdp.n_states, mdp.n_actions, mdp.n_states))
+    return TabularReward(values.reshape(shape))

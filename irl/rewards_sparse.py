@@ -137,6 +137,16 @@ class SparseReward:
             self.by_state_action, self.by_next_state, self.on_transitions(support)
         )
 
+    def value_range(self, support: TransitionSupport) -> float:
+        """max R - min R over all (s, a, s'): exact without support terms (state, state-action
+        and linear rewards), else over the support and the separable part's extremes."""
+        u, v = self.by_state_action, self.by_next_state
+        high, low = float(u.max()) + float(v.max()), float(u.min()) + float(v.min())
+        if self.on_support is not None and self.on_support.size:
+            stored = self.on_transitions(support)
+            high, low = max(high, float(stored.max())), min(low, float(stored.min()))
+        return high - low
+
     def shaped(self, potential: np.ndarray, discount: float) -> "SparseReward":
         """R + discount * phi(s') - phi(s), still separable."""
         return SparseReward(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse
+import scipy.sparse.csgraph
 import scipy.sparse.linalg
 
 from irl.algorithms.fast_mce import SparseDynamics
@@ -186,34 +187,51 @@ def starc_canonical(
     )
 
 
+def recurrent_classes(chain: scipy.sparse.csr_array) -> int:
+    """Closed communicating classes of a Markov chain (strongly connected components that no
+    transition leaves), O(nnz)."""
+    n_components, label = scipy.sparse.csgraph.connected_components(
+        chain, directed=True, connection="strong"
+    )
+    coo = chain.tocoo()
+    leaving = (coo.data > 0) & (label[coo.row] != label[coo.col])
+    open_classes = np.zeros(n_components, dtype=bool)
+    open_classes[label[coo.row[leaving]]] = True
+    return int(n_components - open_classes.sum())
+
+
 def gain_and_bias(chain: scipy.sparse.csr_array, r_pi: np.ndarray) -> tuple[float, np.ndarray]:
     """Gain g and bias h (S,) of h = r_pi - g + P h, sum(h) = 0, as
     irl.divergence.starc._gain_and_bias computes densely.
 
     One sparse solve of B y = r_pi with B = I - P + 1 e_0^T (a single dense column, unlike the
     bordered system, whose dense row and column make sparse LU fill in): B is non-singular when
-    P has one recurrent class, and then g = y_0, h = y - mean(y) (shifting h by a constant keeps
-    the equation since P 1 = 1). Otherwise (several recurrent classes) the bordered system's
-    minimum-norm least-squares solution (LSQR), like the dense lstsq.
+    P has exactly one recurrent class (checked first: recurrent_classes), and then g = y_0,
+    h = y - mean(y) (shifting h by a constant keeps the equation since P 1 = 1). Otherwise
+    (several recurrent classes) the bordered system's minimum-norm least-squares solution
+    (LSQR), like the dense lstsq.
     """
     n = chain.shape[0]
     ones = np.ones(n)
-    column = scipy.sparse.csr_array(
-        (ones, (np.arange(n), np.zeros(n, dtype=np.int64))), shape=(n, n)
-    )
-    system = (scipy.sparse.identity(n, format="csr") - chain + column).tocsc()
-    residual_scale = RESIDUAL_TOLERANCE * (1.0 + float(np.abs(r_pi).max()))
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", scipy.sparse.linalg.MatrixRankWarning)
-        try:
-            y = np.asarray(scipy.sparse.linalg.spsolve(system, r_pi), dtype=np.float64)
-        except RuntimeError:
-            y = np.full(n, np.nan)
-    if np.isfinite(y).all():
-        gain, bias = float(y[0]), y - y.mean()
-        residual = bias - chain @ bias + gain - r_pi
-        if np.abs(residual).max() <= residual_scale:
-            return gain, bias
+    if recurrent_classes(chain) == 1:
+        # Only then is B non-singular: SuperLU must not see a singular B (scipy 1.17's
+        # factorisation can crash the process on one, not only raise).
+        column = scipy.sparse.csr_array(
+            (ones, (np.arange(n), np.zeros(n, dtype=np.int64))), shape=(n, n)
+        )
+        system = (scipy.sparse.identity(n, format="csr") - chain + column).tocsc()
+        residual_scale = RESIDUAL_TOLERANCE * (1.0 + float(np.abs(r_pi).max()))
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.sparse.linalg.MatrixRankWarning)
+            try:
+                y = np.asarray(scipy.sparse.linalg.spsolve(system, r_pi), dtype=np.float64)
+            except RuntimeError:
+                y = np.full(n, np.nan)
+        if np.isfinite(y).all():
+            gain, bias = float(y[0]), y - y.mean()
+            residual = bias - chain @ bias + gain - r_pi
+            if np.abs(residual).max() <= residual_scale:
+                return gain, bias
     bordered = scipy.sparse.bmat(
         [[scipy.sparse.identity(n, format="csr") - chain, ones[:, None]], [ones[None, :], None]],
         format="csc",

@@ -29,7 +29,9 @@ MOVES: tuple[Cell, ...] = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 FEATURE_NAMES = ("door", "red", "blue", "wall_adjacent")
 TRAINING_WEIGHTS = {"door": 1.0}
 """The training reward: 1 for every step the agent acts from the exit door."""
-MIN_SIZE, MAX_SIZE = 3, 25
+MIN_SIZE, MAX_SIZE = 3, 150
+MAX_MAZE_HORIZON = 10_000
+"""The API's largest horizon (irl.io.environments.MAX_HORIZON): mazes above 50 x 50 cells use it."""
 DEFAULT_SIZE = 5
 DISCOUNT = 1.0
 WALL, OPEN = "#", "."
@@ -236,7 +238,8 @@ def generate_maze(*, size: int, distribution: Distribution, seed: int) -> Maze:
     cells = [(2 * i + 1, 2 * j + 1) for i in range(size) for j in range(size)]
     start = cells[int(rng.integers(len(cells)))]
     door_colour, colours = _object_colours(distribution, rng)
-    placed = _placements(walls, [c for c in cells if c != start], 1 + len(colours), rng)
+    candidates = _within_reach(walls, start, cells, maze_horizon(size) // 2)
+    placed = _placements(walls, [c for c in candidates if c != start], 1 + len(colours), rng)
     return Maze(
         size=size,
         distribution=distribution,
@@ -252,8 +255,9 @@ def generate_maze(*, size: int, distribution: Distribution, seed: int) -> Maze:
 
 
 def maze_horizon(size: int) -> int:
-    """4 n^2: twice the longest possible path (2n^2 - 2 moves); the same for all n x n mazes."""
-    return 4 * size**2
+    """4 n^2, twice the longest possible path (2n^2 - 2 moves), capped at MAX_MAZE_HORIZON; the
+    same for all n x n mazes (above 50 x 50 cells the door is placed within half of it)."""
+    return min(4 * size**2, MAX_MAZE_HORIZON)
 
 
 def check_maze_arguments(*, size: int, distribution: str) -> None:
@@ -276,6 +280,22 @@ def shortest_distances(next_states: np.ndarray, source: int) -> np.ndarray:
                 distances[t] = distances[s] + 1
                 queue.append(t)
     return distances
+
+
+def _within_reach(walls: np.ndarray, start: Cell, cells: list[Cell], moves: int) -> list[Cell]:
+    """The cells at most `moves` moves from `start` (all of them when no path is that long)."""
+    if moves >= walls.size:
+        return cells
+    distance = np.full(walls.shape, -1, dtype=np.int64)
+    distance[start] = 0
+    queue = deque([start])
+    while queue:
+        r, c = queue.popleft()
+        for dr, dc in MOVES[1:]:
+            if not walls[r + dr, c + dc] and distance[r + dr, c + dc] < 0:
+                distance[r + dr, c + dc] = distance[r, c] + 1
+                queue.append((r + dr, c + dc))
+    return [cell for cell in cells if 0 <= distance[cell] <= moves]
 
 
 def _carve(size: int, rng: np.random.Generator) -> np.ndarray:

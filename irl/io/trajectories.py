@@ -36,8 +36,8 @@ _ALIASES = {
     "rews": "rewards",
     "terminal": "terminations",
 }
-_EXTRA_FIELDS = ("truncations", "infos")
-_NPZ_FIELDS = ("obs", "acts", "rews", "terminal", "lengths")
+_EXTRA_FIELDS = ("truncations", "infos", "environment")
+_NPZ_FIELDS = ("obs", "acts", "rews", "terminal", "lengths", "environment")
 _MAX_INFLATION = 200
 """Largest accepted ratio of a big member's uncompressed to compressed size."""
 _RATIO_CHECKED_ABOVE = 64 * 1024**2
@@ -120,6 +120,86 @@ def to_npz_bytes(ts: TrajectorySet) -> bytes:
     return buffer.getvalue()
 
 
+def environment_indices(
+    items: Sequence[Any], *, n_environments: int | None, loc: str = "trajectories"
+) -> np.ndarray | None:
+    """(n_traj,) int64: the `environment` each API trajectory names (an index into the rollout
+    set's `environments`), or None for a set of one environment (where none may name one)."""
+    named = [
+        i for i, item in enumerate(items) if isinstance(item, Mapping) and "environment" in item
+    ]
+    if n_environments is None:
+        if named:
+            raise InvalidInputError.at(
+                f"{loc}[{named[0]}].environment", "only a set with `environments` names them"
+            )
+        return None
+    if len(named) != len(items):
+        missing = next(i for i in range(len(items)) if i not in set(named))
+        raise InvalidInputError.at(
+            f"{loc}[{missing}].environment", "field required: the set has `environments`"
+        )
+    values = [items[i]["environment"] for i in named]
+    integral = [_is_index(v) for v in values]
+    if not all(integral):
+        bad = integral.index(False)
+        raise InvalidInputError.at(
+            f"{loc}[{bad}].environment", f"expected an integer index, got {describe(values[bad])}"
+        )
+    indices = np.array(values, dtype=np.int64)
+    return _checked_environment(indices, n_environments, f"{loc}[{{}}].environment")
+
+
+def _is_index(value: Any) -> bool:
+    """An int, or an integral float (as elsewhere for indices); never a bool."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return value.is_integer() and abs(value) < 2.0**62
+    return isinstance(value, int) and abs(value) < 2**62
+
+
+def _checked_environment(indices: np.ndarray, n_environments: int, where: str) -> np.ndarray:
+    """The indices, refused (the first few located by `where`, formatted with the trajectory
+    index) unless each is in [0, n_environments)."""
+    problems = ProblemList()
+    bad = (indices < 0) | (indices >= n_environments)
+    for (i,) in first_indices(bad, _REPORTED):
+        problems.add(
+            where.format(i),
+            f"environment {indices[i]} is not in the set: `environments` has {n_environments} "
+            f"entries (indices 0 to {n_environments - 1})",
+        )
+    problems.raise_if_any()
+    return read_only(indices)
+
+
+def pooled_from_npz_bytes(
+    data: bytes | BinaryIO,
+    *,
+    n_environments: int,
+    loc: str = "file",
+    max_transitions: int = MAX_TRANSITIONS,
+    max_bytes: int = MAX_NPZ_BYTES,
+) -> tuple[TrajectorySet, np.ndarray]:
+    """An .npz archive of trajectories in several environments: the set (states in each
+    trajectory's own environment) and its required `environment` member, (n_traj,) int64
+    indices into the rollout set's `environments`."""
+    ts, environment = _npz_trajectories(data, loc, max_transitions, max_bytes)
+    if environment is None:
+        raise InvalidInputError.at(
+            f"{loc}.environment", "required: the set has `environments` (one index per trajectory)"
+        )
+    indices = numeric_array(environment, f"{loc}.environment", ndims=(1,), integer=True)
+    if indices.shape != (ts.n_trajectories,):
+        raise InvalidInputError.at(
+            f"{loc}.environment", f"shape {list(indices.shape)}, expected [{ts.n_trajectories}]"
+        )
+    return ts, _checked_environment(
+        indices.astype(np.int64), n_environments, f"{loc}.environment[{{}}]"
+    )
+
+
 def from_npz_bytes(
     data: bytes | BinaryIO,
     *,
@@ -131,6 +211,18 @@ def from_npz_bytes(
 
     `data` is the archive's bytes or a seekable binary file holding it (read without a copy).
     """
+    ts, environment = _npz_trajectories(data, loc, max_transitions, max_bytes)
+    if environment is not None:
+        raise InvalidInputError.at(
+            f"{loc}.environment", "only a set with `environments` names them"
+        )
+    return ts
+
+
+def _npz_trajectories(
+    data: bytes | BinaryIO, loc: str, max_transitions: int, max_bytes: int
+) -> tuple[TrajectorySet, np.ndarray | None]:
+    """The archive's trajectories and its `environment` member if any."""
     if isinstance(data, bytes | bytearray | memoryview):
         source: BinaryIO = io.BytesIO(data)
     elif hasattr(data, "read") and hasattr(data, "seek"):
@@ -151,13 +243,14 @@ def from_npz_bytes(
     assert obs is not None and acts is not None and terminal is not None
     lengths = arrays["lengths"]
     _check_consistent(obs, acts, rews, terminal, lengths, loc)
-    return TrajectorySet(
+    ts = TrajectorySet(
         obs=read_only(obs),
         acts=read_only(acts),
         rews=None if rews is None else read_only(rews),
         terminal=read_only(terminal),
         lengths=read_only(lengths),
     )
+    return ts, arrays.get("environment")
 
 
 def _parse_one(
@@ -347,7 +440,10 @@ def _load_npz(
         problems = ProblemList()
         problems.attempt(
             lambda: check_keys(
-                members, loc, required=("obs", "acts", "terminal", "lengths"), optional=("rews",)
+                members,
+                loc,
+                required=("obs", "acts", "terminal", "lengths"),
+                optional=("rews", "environment"),
             )
         )
         problems.raise_if_any()
@@ -463,7 +559,7 @@ def _check_declared_shapes(members: Mapping[str, _Member], lengths: np.ndarray, 
     """Refuse members whose declared first dimension disagrees with the lengths (before any of
     them is inflated)."""
     n_traj, n = int(lengths.size), int(lengths.sum())
-    expected = {"obs": n + n_traj, "acts": n, "rews": n, "terminal": n_traj}
+    expected = {"obs": n + n_traj, "acts": n, "rews": n, "terminal": n_traj, "environment": n_traj}
     problems = ProblemList()
     for name, rows in expected.items():
         member = members.get(name)

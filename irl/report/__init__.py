@@ -18,9 +18,7 @@ from irl.report.exact import (
     DEFAULT_SEED,
     ConcreteReward,
     exact_report,
-    fits_exact,
     reward_parameters,
-    visit_counts,
 )
 from irl.report.sampled import sampled_pair, sampled_report
 from irl.report.types import Coverage, GoalDirectednessReport, Report, Returns
@@ -108,9 +106,7 @@ __all__ = [
     "Uncertainty",
     "build_report",
     "exact_report",
-    "fits_exact",
     "reward_parameters",
     "sampled_pair",
     "sampled_report",
-    "visit_counts",
 ]

@@ -1,31 +1,34 @@
-"""The exact report backend: a tabular inferred reward against a tabular reference, with the
-verdict (returns, regret and the behaviour likelihood are computed exactly)."""
+"""The exact report: a tabular inferred reward against a tabular reference, with the verdict.
 
-from collections.abc import Mapping, Sequence
+Returns, regret, distances and the behaviour likelihoods are computed exactly, on the sparse
+backend (irl.report.sparse): closed forms, sums over the transition support and streamed
+backward passes, so no (S, A, S) array and no (H, S, A) policy is ever built.
+"""
+
+from collections.abc import Mapping
 from dataclasses import fields, replace
 from functools import partial
 
 import numpy as np
 
-from irl.divergence import ExactPair, distances, epic_distance
 from irl.environments.tabular import TabularMDP
-from irl.goal_directedness import (
-    DEFAULT_MONTE_CARLO_SAMPLES,
-    GoalDirectedness,
-    goal_directedness,
-    optimisation_power,
-    start_distribution,
-)
-from irl.hypotheses import Candidate, Hypotheses, default_candidates, fit_hypotheses
+from irl.goal_directedness import DEFAULT_MONTE_CARLO_SAMPLES, start_distribution
+from irl.hypotheses import default_candidates
 from irl.identifiability import IdentifiabilityReport, reachable_identifiability
-from irl.planning import NormalizedReturn, normalized_return
+from irl.report.sparse import (
+    ConcreteReward,
+    Resampling,
+    SparseReference,
+    sparse_measure,
+    sparse_metrics,
+    sparse_power,
+)
 from irl.report.types import GoalDirectednessReport, Report, Returns
-from irl.rewards import LinearReward, TabularReward, reward_array
+from irl.rewards import LinearReward
 from irl.trajectories import TrajectorySet
 from irl.uncertainty import DEFAULT_N_BOOTSTRAP, Refit, bootstrap
 from irl.verdict import (
     DEFAULT_THRESHOLDS,
-    Evidence,
     Thresholds,
     behaviour,
     decide,
@@ -33,12 +36,9 @@ from irl.verdict import (
     explain,
 )
 
-ConcreteReward = TabularReward | LinearReward
 DEFAULT_SEED = 0
 """Seed of the generator used when the caller passes none, so a report is a function of its
 inputs (it only matters for Monte Carlo optimisation power and the bootstrap)."""
-MAX_EXACT_ENTRIES = 50_000_000
-"""Largest S*A*S for which exact distances are computed (dense float64: 400 MB)."""
 
 
 EXACT_COVERAGE = (
@@ -51,11 +51,6 @@ def reward_parameters(reward_model: str, mdp: TabularMDP) -> int:
     """Free parameters of a fitted reward model (the likelihood-ratio test's degrees of
     freedom): one per feature for `linear`, one per state otherwise."""
     return len(mdp.feature_names) if reward_model == "linear" else mdp.n_states
-
-
-def fits_exact(mdp: TabularMDP) -> bool:
-    """Whether exact distances fit in memory (they use dense S×A×S arrays)."""
-    return mdp.n_states * mdp.n_actions * mdp.n_states <= MAX_EXACT_ENTRIES
 
 
 def describe_reward(
@@ -91,49 +86,6 @@ def identifiability_notes(report: IdentifiabilityReport) -> dict[str, str]:
     return notes
 
 
-def visit_counts(mdp: TabularMDP, trajectories: TrajectorySet) -> np.ndarray:
-    """(S, A, S) float64: how often the trajectories took each transition."""
-    counts = np.zeros((mdp.n_states, mdp.n_actions, mdp.n_states))
-    np.add.at(counts, trajectories.transitions(), 1.0)
-    return counts
-
-
-def measure(
-    mdp: TabularMDP,
-    reference: np.ndarray,
-    n_parameters: int,
-    candidates: Sequence[Candidate],
-    far_epic: float,
-    trajectories: TrajectorySet,
-    inferred: ConcreteReward,
-) -> tuple[Evidence, GoalDirectedness, NormalizedReturn, NormalizedReturn]:
-    """Evidence for the verdict from trajectories and an inferred reward (no optimisation power)."""
-    r_inferred = reward_array(inferred, mdp)
-    under_training = normalized_return(mdp, reference, trajectories)
-    under_inferred = normalized_return(mdp, r_inferred, trajectories)
-    directed = goal_directedness(mdp, trajectories, r_inferred, n_parameters=n_parameters)
-    hypotheses: Hypotheses | None = None
-    if candidates:
-        hypotheses = fit_hypotheses(
-            mdp,
-            trajectories,
-            candidates,
-            free_reward=r_inferred,
-            free_parameters=n_parameters,
-            far_epic=far_epic,
-        )
-    evidence = Evidence(
-        normalized_training_return=under_training.normalized,
-        epic=epic_distance(r_inferred, reference, discount=mdp.discount),
-        n_trajectories=trajectories.n_trajectories,
-        n_actions=mdp.n_actions,
-        normalized_inferred_return=under_inferred.normalized,
-        **directed.evidence_fields(),
-        hypotheses=hypotheses,
-    )
-    return evidence, directed, under_training, under_inferred
-
-
 def exact_report(
     *,
     mdp: TabularMDP,
@@ -159,20 +111,25 @@ def exact_report(
     `uncertainty` is None. `rng` drives resampling and Monte Carlo (default: seeded DEFAULT_SEED).
     """
     rng = rng if rng is not None else np.random.default_rng(DEFAULT_SEED)
-    r_reference, r_inferred = reward_array(reference, mdp), reward_array(inferred, mdp)
-    candidates = default_candidates(mdp, reference, goals, features=feature_goals)
-    evaluate = partial(measure, mdp, r_reference, n_parameters, candidates, thresholds.far_epic)
-    point, directed, under_training, under_inferred = evaluate(trajectories, inferred)
-    power = optimisation_power(mdp, r_inferred, trajectories, rng=rng, n_samples=n_monte_carlo)
-    evidence = replace(point, optimisation_power_bits=power.bits)
+    prepared = SparseReference.of(mdp, reference, n_parameters=n_parameters)
+    candidates = default_candidates(
+        mdp, reference, goals, features=feature_goals, support=prepared.support
+    )
+    evaluate = partial(
+        sparse_measure, prepared, candidates=candidates, far_epic=thresholds.far_epic
+    )
+    point = evaluate(trajectories, inferred)
+    power = sparse_power(prepared, trajectories, inferred, rng=rng, n_samples=n_monte_carlo)
+    evidence = replace(point.evidence, optimisation_power_bits=power.bits)
     verdict, reason = decide(evidence, thresholds)
     uncertainty = None
     epic_interval: tuple[float, float] | None = None
     if refit is not None:
+        warm = Resampling.of(prepared, trajectories, candidates, point)
         resampled = bootstrap(
             trajectories=trajectories,
             refit=refit,
-            evaluate=lambda ts, reward: evaluate(ts, reward)[0],
+            evaluate=lambda ts, reward: evaluate(ts, reward, warm=warm).evidence,
             rng=rng,
             n_bootstrap=n_bootstrap,
             thresholds=thresholds,
@@ -189,14 +146,17 @@ def exact_report(
                 f"{thresholds.max_bootstrap_disagreement:.0%} allowed)"
             )
             verdict = "inconclusive"
-    visits = visit_counts(mdp, trajectories)
-    pair = ExactPair(mdp, r_reference, r_inferred, mdp.discount, None, visits)
     state_visits = np.bincount(trajectories.obs, minlength=mdp.n_states).astype(np.float64)
     identifiable = reachable_identifiability(
         mdp, state_visits, start_distribution(mdp, trajectories)
     )
+    directed, under_training, under_inferred = (
+        point.directed,
+        point.under_training,
+        point.under_inferred,
+    )
     return Report(
-        metrics={**distances(pair), "epic": evidence.epic},
+        metrics={**sparse_metrics(prepared, inferred, trajectories), "epic": evidence.epic},
         returns=Returns(
             normalized_under_training=under_training.normalized,
             normalized_under_inferred=under_inferred.normalized,

@@ -1,14 +1,18 @@
 """The sparse report backend: the exact report's numbers without an (S, A, S) array.
 
 `SparseReference` holds what does not depend on the trajectories or the inferred reward (the
-transition support, the reference reward and its optimal and uniform-random returns), so the
-bootstrap measures each resample with one streamed backward pass (O(H * nnz) time, O(S * A)
-memory): `sparse_measure` returns what irl.report.exact.measure returns, number for number.
-`sparse_metrics` is the report's `metrics` (irl.divergence.distances of the dense pair) and
-`report_memory_bytes` estimates the peak memory of the whole report up front.
+transition support, the reference reward and its optimal and uniform-random returns), and
+`Resampling` what a bootstrap resample reuses from the full data (its (t, s) pairs, the fitted
+inverse temperatures, the named goals' plans). `sparse_measure` gives the verdict's evidence
+with streamed backward passes (O(H * nnz) time, O(S * A) memory per pass),
+`sparse_metrics` the report's distances (irl.divergence.distances of the dense pair, without
+it), `sparse_power` the optimisation power, and `report_memory_bytes` estimates the peak memory
+of the whole report up front.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -20,12 +24,23 @@ from irl.divergence.sparse import (
     sparse_epic_distance,
 )
 from irl.environments.tabular import TabularMDP
-from irl.goal_directedness import LikelihoodTest, likelihood_test
+from irl.goal_directedness import (
+    DEFAULT_MONTE_CARLO_SAMPLES,
+    ActionData,
+    GoalDirectedness,
+    OptimisationPower,
+    PlanningReward,
+    directed_behaviour,
+    power_of_returns,
+    start_distribution,
+)
+from irl.hypotheses import Candidate, WarmCandidates, fit_hypotheses
 from irl.planning import NormalizedReturn
 from irl.planning_sparse import planning_dynamics, reward_passes
 from irl.rewards import LinearReward, TabularReward
 from irl.rewards_sparse import SparseReward, TransitionSupport, sparse_reward
 from irl.trajectories import TrajectorySet
+from irl.verdict import DEFAULT_THRESHOLDS, Evidence
 
 ConcreteReward = TabularReward | LinearReward
 
@@ -112,26 +127,13 @@ def normalized(demo: float, optimal: float, random: float) -> NormalizedReturn:
     return NormalizedReturn(demo=demo, optimal=optimal, random=random, normalized=value)
 
 
-def soft_optimal_test(
-    log_likelihood: float, *, n_steps: int, n_actions: int, n_parameters: int
-) -> LikelihoodTest:
-    """Wilks' test of the soft-optimal policy of the reward (inverse temperature 1, no bias)
-    against uniform-random actions, from its streamed log-likelihood of the n_steps actions.
-
-    The bias-inclusive tests of irl.goal_directedness fit an inverse temperature and an action
-    bias on top of this pass; switching the report to this backend streams those fits too."""
-    uniform = -n_steps * float(np.log(n_actions))
-    return likelihood_test(log_likelihood, uniform, max(int(n_parameters), 1), n_steps)
-
-
 @dataclass(frozen=True)
-class SparseMeasure:
-    """The numbers of irl.report.exact.measure that the sparse passes give."""
+class Measured:
+    """The evidence of one (trajectories, inferred reward) pair and the parts it came from."""
 
-    epic: float
-    """EPIC of the inferred reward to the reference (uniform coverage)."""
-    soft_optimal: LikelihoodTest
-    """The soft-optimal policy of the inferred reward against uniform-random actions."""
+    evidence: Evidence
+    """Without optimisation power (the report adds it for the full data only)."""
+    directed: GoalDirectedness
     under_training: NormalizedReturn
     under_inferred: NormalizedReturn
 
@@ -140,39 +142,124 @@ def sparse_measure(
     reference: SparseReference,
     trajectories: TrajectorySet,
     inferred: ConcreteReward | SparseReward,
-) -> SparseMeasure:
-    """irl.report.exact.measure's numbers without dense arrays: EPIC, the soft-optimal
-    likelihood test and the normalised returns under the training and inferred rewards.
+    *,
+    candidates: Sequence[Candidate] = (),
+    far_epic: float = DEFAULT_THRESHOLDS.far_epic,
+    warm: "Resampling | None" = None,
+) -> Measured:
+    """The verdict's evidence without dense arrays: EPIC (closed form), normalised returns under
+    the training and inferred rewards, the goal-directedness tests and the named-goal
+    hypotheses (streamed soft-optimal passes at the visited (t, s) pairs).
 
-    One streamed backward pass over the inferred reward advances its optimal, uniform and
-    soft-optimal values together (returns, and the log-likelihood of the actions); the
-    reference's passes are reused from `reference`.
+    One backward pass gives the inferred reward's optimal and uniform values; the reference's
+    come from `reference`; the reward-with-bias fit is shared with the hypotheses' free fit.
+    A bootstrap resample passes `warm` (Resampling.of the full data's measurement): its
+    behaviour fits search near the full data's inverse temperatures and the candidates' plans
+    are reused.
     """
     mdp, support = reference.mdp, reference.support
     reward = as_sparse(inferred, mdp, support)
-    r = reward.expected(support)
-    passes = reward_passes(reference.dynamics, r, trajectories)
+    planning = PlanningReward.of_sparse(reward, support)
+    passes = reward_passes(reference.dynamics, planning.expected)
     start = mdp.initial_state_dist
-    optimal, random = float(start @ passes.optimal), float(start @ passes.random)
     under_inferred = normalized(
-        float(trajectory_returns(reference, reward, trajectories).mean()), optimal, random
+        float(trajectory_returns(reference, reward, trajectories).mean()),
+        float(start @ passes.optimal),
+        float(start @ passes.random),
     )
     under_training = normalized(
         float(trajectory_returns(reference, reference.reward, trajectories).mean()),
         reference.optimal,
         reference.random,
     )
-    assert passes.log_likelihood is not None
-    return SparseMeasure(
+    directed, free_fit = directed_behaviour(
+        mdp,
+        trajectories,
+        planning,
+        n_parameters=reference.n_parameters,
+        dynamics=reference.dynamics,
+        rows=None if warm is None else warm.rows,
+        around=None if warm is None else warm.inverse_temperature,
+    )
+    hypotheses = None
+    if candidates:
+        hypotheses = fit_hypotheses(
+            mdp,
+            trajectories,
+            candidates,
+            free_reward=planning,
+            free_parameters=reference.n_parameters,
+            far_epic=far_epic,
+            free_fit=free_fit,
+            support=support,
+            dynamics=reference.dynamics,
+            warm=None if warm is None else warm.candidates,
+        )
+    evidence = Evidence(
+        normalized_training_return=under_training.normalized,
         epic=sparse_epic_distance(reward, reference.reward, discount=mdp.discount, support=support),
-        soft_optimal=soft_optimal_test(
-            passes.log_likelihood,
-            n_steps=trajectories.n_transitions,
-            n_actions=mdp.n_actions,
-            n_parameters=reference.n_parameters,
-        ),
-        under_training=under_training,
-        under_inferred=under_inferred,
+        n_trajectories=trajectories.n_trajectories,
+        n_actions=mdp.n_actions,
+        normalized_inferred_return=under_inferred.normalized,
+        **directed.evidence_fields(),
+        hypotheses=hypotheses,
+    )
+    return Measured(evidence, directed, under_training, under_inferred)
+
+
+@dataclass(frozen=True, eq=False)
+class Resampling:
+    """What the measurement of a bootstrap resample reuses from the full data's: its (t, s)
+    pairs (a resample visits no others), the behaviour fit's inverse temperature, and the
+    candidates' plans and temperatures."""
+
+    rows: ActionData
+    inverse_temperature: float
+    candidates: WarmCandidates | None
+
+    @classmethod
+    def of(
+        cls,
+        reference: SparseReference,
+        trajectories: TrajectorySet,
+        candidates: Sequence[Candidate],
+        point: Measured,
+    ) -> "Resampling":
+        """From the full data's measurement `point` (with these candidates)."""
+        mdp = reference.mdp
+        warm = None
+        if candidates and point.evidence.hypotheses is not None:
+            warm = WarmCandidates.of(
+                mdp,
+                trajectories,
+                candidates,
+                point.evidence.hypotheses,
+                support=reference.support,
+                dynamics=reference.dynamics,
+            )
+        rows = warm.rows if warm is not None else ActionData.of(mdp, trajectories)
+        return cls(rows, point.directed.inverse_temperature, warm)
+
+
+def sparse_power(
+    reference: SparseReference,
+    trajectories: TrajectorySet,
+    inferred: ConcreteReward | SparseReward,
+    *,
+    rng: np.random.Generator,
+    n_samples: int = DEFAULT_MONTE_CARLO_SAMPLES,
+) -> OptimisationPower:
+    """irl.goal_directedness.optimisation_power with the reward's transition lookups."""
+    mdp, support = reference.mdp, reference.support
+    reward = as_sparse(inferred, mdp, support)
+    return power_of_returns(
+        mdp,
+        partial(reward.at, support),
+        magnitude=reward.largest_magnitude(support),
+        demo=float(trajectory_returns(reference, reward, trajectories).mean()),
+        starts=start_distribution(mdp, trajectories),
+        rng=rng,
+        n_samples=n_samples,
     )
 
 

@@ -23,10 +23,13 @@ class TrajectoryArrays:
         lengths: np.ndarray,
         terminal: np.ndarray,
         rews: np.ndarray | None = None,
+        environment: np.ndarray | None = None,
     ) -> None:
         self.obs, self.acts, self.rews = np.asarray(obs), np.asarray(acts), rews
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.terminal = np.asarray(terminal, dtype=bool)
+        self.environment = None if environment is None else np.asarray(environment, np.int64)
+        """(n_traj,) int64 in a pooled set: each trajectory's index into `environments`."""
 
     @property
     def n_transitions(self) -> int:
@@ -43,6 +46,8 @@ class TrajectoryArrays:
         }
         if self.rews is not None:
             arrays["rews"] = np.asarray(self.rews, dtype=np.float64)
+        if self.environment is not None:
+            arrays["environment"] = self.environment
         buffer = io.BytesIO()
         np.savez(buffer, allow_pickle=False, **arrays)
         return buffer.getvalue()
@@ -62,6 +67,7 @@ class TrajectoryArrays:
                     self.lengths[first:last],
                     self.terminal[first:last],
                     None if self.rews is None else np.asarray(self.rews)[done:acts_to],
+                    None if self.environment is None else self.environment[first:last],
                 )
             )
             first, done = last, acts_to
@@ -69,7 +75,8 @@ class TrajectoryArrays:
 
     def to_json(self) -> list[dict[str, Any]]:
         """The JSON upload layout: one object per trajectory."""
-        out, start_o, start_a = [], 0, 0
+        out: list[dict[str, Any]] = []
+        start_o, start_a = 0, 0
         for length, terminal in zip(self.lengths.tolist(), self.terminal.tolist(), strict=True):
             item: dict[str, Any] = {
                 "obs": self.obs[start_o : start_o + length + 1].tolist(),
@@ -78,6 +85,8 @@ class TrajectoryArrays:
             }
             if self.rews is not None:
                 item["rews"] = np.asarray(self.rews[start_a : start_a + length]).tolist()
+            if self.environment is not None:
+                item["environment"] = int(self.environment[len(out)])
             out.append(item)
             start_o, start_a = start_o + length + 1, start_a + length
         return out
@@ -106,21 +115,22 @@ def _check_lengths(index: int, obs: np.ndarray, acts: np.ndarray, rews: Any) -> 
 
 
 def to_arrays(trajectories: Any) -> TrajectoryArrays:
-    """Flatten imitation Trajectory(WithRew)s, Minari EpisodeData, API dicts, or arrays."""
+    """Flatten imitation Trajectory(WithRew)s, Minari EpisodeData, API dicts, or arrays (a
+    pooled set's `environment` indices kept when every trajectory names one)."""
     if isinstance(trajectories, TrajectoryArrays):
         return trajectories
     if isinstance(trajectories, Mapping) and "lengths" in trajectories:
         return TrajectoryArrays(
             **{
                 k: trajectories[k]
-                for k in ("obs", "acts", "lengths", "terminal", "rews")
+                for k in ("obs", "acts", "lengths", "terminal", "rews", "environment")
                 if k in trajectories
             }
         )
     items = list(trajectories)
     if not items:
         raise ValueError("no trajectories given")
-    obs, acts, rews, lengths, terminal = [], [], [], [], []
+    obs, acts, rews, lengths, terminal, environment = [], [], [], [], [], []
     for i, item in enumerate(items):
         o = np.asarray(_field(item, "obs", "observations"))
         a = np.asarray(_field(item, "acts", "actions"))
@@ -132,6 +142,7 @@ def to_arrays(trajectories: Any) -> TrajectoryArrays:
         rews.append(None if r is None else np.asarray(r, dtype=np.float64))
         lengths.append(len(a))
         terminal.append(bool(np.asarray(end).reshape(-1)[-1]) if end is not None else False)
+        environment.append(_field(item, "environment"))
     all_rews: np.ndarray | None = None
     if all(r is not None for r in rews):
         all_rews = np.concatenate([r for r in rews if r is not None])
@@ -141,4 +152,5 @@ def to_arrays(trajectories: Any) -> TrajectoryArrays:
         np.asarray(lengths),
         np.asarray(terminal),
         all_rews,
+        None if any(e is None for e in environment) else np.asarray(environment),
     )

@@ -17,10 +17,11 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
+import numpy as np
 
 from service.client.arrays import to_arrays
 
@@ -162,7 +163,9 @@ class MesascopeClient:
         self,
         trajectories: Any,
         *,
-        environment: Mapping[str, Any],
+        environment: Mapping[str, Any] | None = None,
+        environments: Sequence[Mapping[str, Any]] | None = None,
+        environment_of: Sequence[int] | None = None,
         name: str,
         training_reward: Mapping[str, Any] | None = None,
         split: str | None = None,
@@ -173,13 +176,26 @@ class MesascopeClient:
     ) -> Json:
         """Upload trajectories (any supported form).
 
+        Give `environment`, or for a pooled set `environments` and each trajectory's index into
+        them (`environment_of`, or an `environment` field on each trajectory).
+
         Large data goes through the binary bulk path, and very large data in chunks of at most
-        `chunk_transitions` appended to the same rollout set. `on_progress(sent, total)` is called
-        with transition counts after each request.
+        `chunk_transitions` appended to the same rollout set (a pooled set goes in one archive).
+        `on_progress(sent, total)` is called with transition counts after each request.
         """
+        if (environment is None) == (environments is None):
+            raise ValueError("give exactly one of `environment` and `environments`")
         arrays = to_arrays(trajectories)
+        if environment_of is not None:
+            arrays.environment = np.asarray(environment_of, dtype=np.int64)
         report = on_progress or (lambda sent, total: None)
-        metadata: Json = {"name": name, "environment": dict(environment), "tags": dict(tags or {})}
+        metadata: Json = {"name": name, "tags": dict(tags or {})}
+        if environment is not None:
+            metadata["environment"] = dict(environment)
+        else:
+            assert environments is not None
+            metadata["environments"] = [dict(e) for e in environments]
+            chunk_transitions = max(chunk_transitions, arrays.n_transitions)
         if training_reward is not None:
             metadata["training_reward"] = dict(training_reward)
         if split is not None:

@@ -33,8 +33,6 @@ from service.client.http import MesascopeClient
 from service.client.tabular.recording import Policy, record_episodes
 from service.client.tabular.view import TabulariseError, TabularView, replaced
 
-MAX_EXACT_ENTRIES = 50_000_000
-"""The service's largest states x actions x states for an exact verdict."""
 OBSERVATION_WRAPPERS = ("image", "flat", "full", "none")
 """MiniGrid observation wrappers a policy may have been trained with (see `wrap_minigrid`)."""
 
@@ -409,11 +407,6 @@ def success_rate(run: Run) -> float:
     ends = np.cumsum(arrays.lengths)
     returns = np.add.reduceat(rews, np.concatenate([[0], ends[:-1]]))
     return float(np.mean(arrays.terminal & (returns > 0)))
-
-
-def too_large(view: TabularView) -> bool:
-    """Whether the service cannot give this view an exact verdict (S x A x S too large)."""
-    return view.n_states * view.n_actions * view.n_states > MAX_EXACT_ENTRIES
 
 
 def result_row(run: Run, url: str) -> dict[str, Any]:

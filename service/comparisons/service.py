@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 
 from irl.algorithms.deep_params import DEFAULT_DISCOUNT
 from irl.divergence import ExactPair, distances, transition_coverage
+from irl.divergence.sparse import sparse_distances
 from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.environments.gym_dynamics import environment_successors
 from irl.errors import InvalidInputError, Problem
-from irl.report import fits_exact, sampled_pair
+from irl.report import sampled_pair
 from irl.rewards import reward_array
+from irl.rewards_sparse import TransitionSupport, sparse_reward
 from service.comparisons.schemas import ComparisonCreate, RolloutsCoverage
 from service.core.errors import invalid_input
 from service.core.settings import Settings
@@ -33,9 +35,16 @@ def _environment(
         model = environments.load(row, settings)
     else:
         model = environments.parse(spec, settings)
-    if isinstance(model, TabularMDP) and not fits_exact(model):
-        raise _problem("environment", f"{model.n_states} states are too many for exact distances")
     return model
+
+
+MAX_DENSE_ENTRIES = 50_000_000
+"""Largest S*A*S for which a comparison builds dense (S, A, S) arrays (float64: 400 MB each):
+coverages other than `uniform` need them; uniform coverage beyond it uses the sparse forms."""
+
+
+def _dense_fits(mdp: TabularMDP) -> bool:
+    return mdp.n_states * mdp.n_actions * mdp.n_states <= MAX_DENSE_ENTRIES
 
 
 def _coverage(
@@ -74,6 +83,13 @@ def compare(
     mdp = _environment(session, project_id, body.environment, settings)
     if isinstance(mdp, GymnasiumEnvSpec):
         return _compare_sampled(session, project_id, mdp, body, settings, only)
+    if not _dense_fits(mdp) and body.coverage != "uniform":
+        gigabytes = mdp.n_states**2 * mdp.n_actions * 8 / 1e9
+        raise _problem(
+            "coverage",
+            f"this coverage needs dense (S, A, S) arrays of {gigabytes:.1f} GB for "
+            f"{mdp.n_states} states; use `uniform` coverage (computed without them)",
+        )
     weights, coverage_name, ts = _coverage(session, project_id, mdp, body.coverage)
     concrete = [
         rewards.concrete(
@@ -87,6 +103,12 @@ def compare(
         for loc, spec in (("a", body.a), ("b", body.b))
     ]
     discount = body.discount if body.discount is not None else mdp.discount
+    if not _dense_fits(mdp):
+        support = TransitionSupport.of(mdp)
+        a, b = (sparse_reward(r, mdp, support) for r in concrete)
+        computed = sparse_distances(mdp, a, b, discount=discount, visited=None, support=support)
+        chosen = {k: v for k, v in computed.items() if only is None or k in only}
+        return {**chosen, "discount": discount, "coverage": coverage_name}
     ra, rb = (reward_array(r, mdp) for r in concrete)
     visited = weights if isinstance(body.coverage, RolloutsCoverage) else None
     pair = ExactPair(mdp, ra, rb, discount, coverage=weights, visited=visited)

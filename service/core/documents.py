@@ -200,6 +200,12 @@ TRAJECTORY: dict[str, Any] = {
         "terminations": _TERMINAL,
         "truncations": _FLAGS,
         "infos": {},
+        "environment": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "In a pooled rollout set (one with `environments`): the index of "
+            "this trajectory's environment; its `obs` are that environment's state indices.",
+        },
     },
     "allOf": [
         {"anyOf": [{"required": ["obs"]}, {"required": ["observations"]}]},

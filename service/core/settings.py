@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         "niced worker on a saturated machine renews its lease late.",
     )
     bootstrap_resamples: int = Field(default=20, ge=0, le=1000)
+    max_job_memory_bytes: int = Field(
+        default=8 * 1024**3,
+        ge=2**20,
+        description="Memory one tabular job's fit and report may need (estimated before it is "
+        "queued; a larger job is refused with 422).",
+    )
     threads: int = Field(
         default=32, ge=1, le=1000, description="Threads serving sync routes in each API process."
     )

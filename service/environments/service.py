@@ -36,6 +36,7 @@ def summarise(model: EnvModel) -> dict[str, Any]:
             "n_actions": model.n_actions,
             "horizon": model.horizon,
             "discount": model.discount,
+            "n_transitions": int(model.transitions.nnz),
             "feature_names": list(model.feature_names),
             "has_reward": model.reward is not None,
             "has_layout": model.layout is not None,

@@ -10,18 +10,19 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from irl.algorithms import ALGORITHMS, InferenceResult, Progress
+from irl.algorithms.mce_irl import warm_refit
 from irl.callables import RewardFn
 from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.errors import InvalidInputError
 from irl.io.rewards import parse_reward_spec
-from irl.report import ConcreteReward, Exact, Report, Sampled, build_report, fits_exact
+from irl.report import ConcreteReward, Exact, Report, Sampled, build_report
 from irl.rewards import EnvironmentReward, RewardSpec, reward_to_spec
 from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet
 from service.core import artifacts
 from service.core.db import unit_of_work
 from service.core.settings import Settings
-from service.inferences import repository
+from service.inferences import pooled, repository
 from service.inferences.inputs import JobInputs, load_inputs
 from service.inferences.reports import stored, subject
 
@@ -69,7 +70,7 @@ def compute(
     with unit_of_work(settings) as uow:
         inputs = load_inputs(uow.session, inference_id, settings)
     tabular = isinstance(inputs.environment, TabularMDP)
-    bootstraps = tabular and inputs.rollouts.training_reward is not None and fits_exact(inputs.mdp)
+    bootstraps = tabular and inputs.rollouts.training_reward is not None
     n_refits = settings.bootstrap_resamples if bootstraps else 0
     share = 0.5 if n_refits else 1.0 / _n_seeds(inputs)
     fit = _fit(inputs, should_stop)
@@ -88,6 +89,7 @@ def compute(
             reports["training"] = report
             if n_refits:
                 log.append(f"bootstrap: {n_refits} resamples refitted")
+            report.update(pooled.breakdown(settings, inputs, result.reward, report))
     return _outcome(inputs, result, tuple(log), reports)
 
 
@@ -139,11 +141,14 @@ def _training_report(
     except InvalidInputError as exc:
         return str(exc)
     refits = iter(range(1, n_refits + 1))
+    warm = _warm_refit(inputs, result) if n_refits else None
 
     def refit(trajectories: TrajectorySet) -> ConcreteReward:
         index = next(refits)
         fraction = share + (1 - share) * index / (n_refits + 1)
         progress(Progress(iteration=index, max_iter=n_refits, fraction=fraction, metrics={}))
+        if warm is not None:
+            return warm(trajectories)
         reward = fit(trajectories, job.seed + index, None).reward
         assert not isinstance(reward, NetworkReward)
         return reward
@@ -222,6 +227,20 @@ def _n_seeds(inputs: JobInputs) -> int:
     if not isinstance(inputs.environment, GymnasiumEnvSpec):
         return 1
     return inputs.deep_params().n_seeds
+
+
+def _warm_refit(
+    inputs: JobInputs, result: InferenceResult
+) -> Callable[[TrajectorySet], ConcreteReward] | None:
+    """MCE IRL's bootstrap refit started from the full-data fit (irl.algorithms.mce_irl
+    .warm_refit: the same fixed point as a cold fit, in a few steps), or None for others."""
+    job = inputs.inference
+    if job.algorithm != "mce_irl" or job.reward_model not in ("linear", "tabular"):
+        return None
+    assert not isinstance(result.reward, NetworkReward)
+    return warm_refit(
+        inputs.mdp, reward_model=job.reward_model, params=job.params, fitted=result.reward
+    )
 
 
 def _fit_line(inputs: JobInputs, result: InferenceResult) -> str:

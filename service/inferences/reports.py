@@ -14,9 +14,11 @@ from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.environments.gym_dynamics import environment_successors
 from irl.environments.gym_rewards import known_reference
 from irl.errors import InvalidInputError
+from irl.goal_directedness import PlanningReward
 from irl.hypotheses import MAX_CANDIDATES, Hypotheses, default_candidates, fit_hypotheses
-from irl.report import ConcreteReward, Exact, Report, Sampled, fits_exact, reward_parameters
-from irl.rewards import InferenceReward, RewardSpec, reward_array, reward_to_spec
+from irl.report import ConcreteReward, Exact, Report, Sampled, reward_parameters
+from irl.rewards import InferenceReward, RewardSpec, reward_to_spec
+from irl.rewards_sparse import TransitionSupport, sparse_reward
 from irl.verdict import DEFAULT_THRESHOLDS
 from service.inferences.inputs import JobInputs
 from service.rewards import service as rewards
@@ -40,10 +42,6 @@ def subject(
     """
     env, job = inputs.environment, inputs.inference
     if isinstance(env, TabularMDP):
-        if not fits_exact(env):
-            raise InvalidInputError.at(
-                "environment", f"{env.n_states} states are too many for exact distances"
-            )
         assert not callable(inferred)
         concrete = rewards.concrete(
             session, job.project_id, reference, mdp=env, trajectories=inputs.trajectories, loc=loc
@@ -119,12 +117,17 @@ def hypotheses(
         feature_goals=feature_goals,
     )
     assert isinstance(compared, Exact) and compared.goals is not None
-    candidates = default_candidates(env, compared.reference, compared.goals, features=feature_goals)
+    support = TransitionSupport.of(env)
+    candidates = default_candidates(
+        env, compared.reference, compared.goals, features=feature_goals, support=support
+    )
+    free = sparse_reward(compared.inferred, env, support)
     return fit_hypotheses(
         env,
         inputs.trajectories,
         candidates,
-        free_reward=reward_array(compared.inferred, env),
+        support=support,
+        free_reward=PlanningReward.of_sparse(free, support),
         free_parameters=compared.n_parameters,
         far_epic=DEFAULT_THRESHOLDS.far_epic,
     )

@@ -265,6 +265,24 @@ class DeepQualityPublic(BaseModel):
     )
 
 
+class EnvironmentBreakdownPublic(BaseModel):
+    """The inferred reward in one environment of a pooled rollout set (null: not computed)."""
+
+    environment: int = Field(description="Index into the rollout set's `environments`.")
+    name: str
+    n_states: int
+    n_trajectories: int
+    n_transitions: int
+    epic: float | None
+    normalized_return: float | None = Field(description="Under the reference reward.")
+    demo_return: float | None = Field(description="Mean return under the reference reward.")
+    log_likelihood_ratio_per_step: float | None
+    p_value: float | None
+    behaviour: Literal["goal_directed", "action_bias", "indistinguishable", "random"] | None
+    verdict: Verdict | None
+    note: str | None = Field(default=None, description="Why the row is empty.")
+
+
 class DivergencePublic(BaseModel):
     """The inferred utility compared with a reference reward, and the verdict."""
 
@@ -288,6 +306,11 @@ class DivergencePublic(BaseModel):
     )
     identifiability: dict[str, Any] | None = Field(
         default=None, description="Features the rollouts cannot tell apart."
+    )
+    environments: list[EnvironmentBreakdownPublic] | None = Field(
+        default=None,
+        description="Pooled rollout sets (training report): the pooled fit judged in each "
+        "environment alone, one row per environment of the set.",
     )
     quality: DeepQualityPublic | None = Field(
         default=None, description="Deep IRL: the fit's quality signals and warnings."

@@ -19,7 +19,7 @@ from service.core.metrics import JOBS_SUBMITTED
 from service.core.models import Inference
 from service.core.settings import Settings
 from service.environments import service as environments
-from service.inferences import reports, repository
+from service.inferences import budget, reports, repository
 from service.inferences.inputs import load_inputs
 from service.inferences.schemas import (
     DivergencePublic,
@@ -72,6 +72,7 @@ def create(
             problems = rollouts.summary_of(session, project_id, ro, settings).mce_irl_problems
             if problems:
                 raise InvalidInputError(problems)
+            budget.check_memory(session, env_row, ro, settings)
     except InvalidInputError as exc:
         raise invalid_input(exc) from exc
     return repository.add(

@@ -15,7 +15,15 @@ from service.environments.schemas import ENVIRONMENT_DESCRIPTION
 TRAJECTORY_DESCRIPTION = (
     "`obs` (len(acts)+1 state indices, or vectors), `acts`, optional `rews` (len(acts)) and "
     "`terminal`. Minari names (`observations`, `actions`, `rewards`, `terminations`, "
-    "`truncations`) are accepted as aliases."
+    "`truncations`) are accepted as aliases. In a pooled set, `environment` (an index into "
+    "`environments`) names each trajectory's environment."
+)
+MAX_POOLED_ENVIRONMENTS = 1000
+"""Environments in one pooled rollout set."""
+ENVIRONMENTS_DESCRIPTION = (
+    'A pooled rollout set: several tabular environments (inline or `{"id": ...}`) with the '
+    "same feature names, horizon, discount and action count, instead of `environment`. Each "
+    "trajectory names its own by index; one inference explains them all (docs/formats.md)."
 )
 
 
@@ -25,7 +33,15 @@ class RolloutsMetadata(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    environment: EnvironmentField = Field(description=ENVIRONMENT_DESCRIPTION)
+    environment: EnvironmentField | None = Field(
+        default=None, description=ENVIRONMENT_DESCRIPTION + " Required unless `environments`."
+    )
+    environments: list[EnvironmentField] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_POOLED_ENVIRONMENTS,
+        description=ENVIRONMENTS_DESCRIPTION,
+    )
     training_reward: RewardDocument | None = Field(
         default=None, description="The reward the agent was trained on (a reward spec)."
     )

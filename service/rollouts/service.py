@@ -11,18 +11,27 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from irl.environments import TabularMDP
-from irl.errors import Problem
+from irl.errors import InvalidInputError, Problem
 from irl.identifiability import identifiability
-from irl.io.trajectories import check_tabular, from_npz_bytes, parse_trajectories, to_npz_bytes
-from irl.rewards import LinearReward, TabularReward, reward_array, reward_to_spec
+from irl.io.trajectories import (
+    check_tabular,
+    environment_indices,
+    from_npz_bytes,
+    parse_trajectories,
+    pooled_from_npz_bytes,
+    to_npz_bytes,
+)
+from irl.rewards import LinearReward, TabularReward, reward_to_spec
+from irl.rewards_sparse import TransitionSupport, sparse_reward
 from irl.trajectories import TrajectorySet, concatenate
 from service.core import artifacts
 from service.core.errors import ConflictError, NotFoundError
-from service.core.models import RolloutSet
+from service.core.models import Environment, RolloutSet
 from service.core.settings import Settings
 from service.environments import service as environments
+from service.environments.service import EnvModel
 from service.rewards import service as rewards
-from service.rollouts import repository
+from service.rollouts import pooled, repository
 from service.rollouts.schemas import RolloutsCreate, RolloutsMetadata, RolloutsPublic
 from service.rollouts.summary import RolloutSummary, mce_irl_problems, summarise_chunks
 
@@ -38,10 +47,9 @@ def _per_trajectory(
     if ts.rews is not None:
         parts["observed_return"] = ts.discounted_returns(ts.rews, discount)
     if mdp is not None and training is not None:
-        s, a, s_next = ts.transitions()
-        parts["training_return"] = ts.discounted_returns(
-            reward_array(training, mdp)[s, a, s_next], discount
-        )
+        support = TransitionSupport.of(mdp)
+        rewards = sparse_reward(training, mdp, support).at(support, *ts.transitions())
+        parts["training_return"] = ts.discounted_returns(rewards, discount)
     return parts
 
 
@@ -93,8 +101,13 @@ def create(
     session: Session, project_id: str, body: RolloutsCreate, settings: Settings
 ) -> RolloutSet:
     """Validate a JSON upload whole, then store it (nothing is stored on any error)."""
+    _check_environment_fields(body)
     ts = parse_trajectories(body.trajectories, max_transitions=settings.max_transitions)
-    return _store(session, project_id, body, ts, settings, loc="trajectories")
+    n_environments = None if body.environments is None else len(body.environments)
+    environment = environment_indices(body.trajectories, n_environments=n_environments)
+    return _store(
+        session, project_id, body, ts, settings, loc="trajectories", environment=environment
+    )
 
 
 def create_bulk(
@@ -105,6 +118,17 @@ def create_bulk(
     settings: Settings,
 ) -> RolloutSet:
     """Validate a binary (pickle-free .npz) upload, then store the archive as sent."""
+    _check_environment_fields(metadata)
+    if metadata.environments is not None:
+        data.seek(0)
+        ts, environment = pooled_from_npz_bytes(
+            data,
+            n_environments=len(metadata.environments),
+            max_transitions=settings.max_transitions,
+        )
+        return _store(
+            session, project_id, metadata, ts, settings, loc="file", environment=environment
+        )
     # The archive is parsed in the call itself so `_store` holds the only reference to the arrays
     # and can drop them before the blob is written (peak memory: bytes + arrays, not more).
     return _store(
@@ -116,6 +140,15 @@ def create_bulk(
         loc="file",
         archive=data,
     )
+
+
+def _check_environment_fields(metadata: RolloutsMetadata) -> None:
+    """Refuse a set with both or neither of `environment` and `environments`."""
+    if (metadata.environment is None) == (metadata.environments is None):
+        raise InvalidInputError.at(
+            "environments" if metadata.environments is not None else "environment",
+            "give exactly one of `environment` (one environment) and `environments` (a pooled set)",
+        )
 
 
 def _parse_archive(data: BinaryIO, settings: Settings) -> TrajectorySet:
@@ -144,6 +177,29 @@ def _training(
     )
 
 
+def _environment(
+    session: Session,
+    project_id: str,
+    metadata: RolloutsMetadata,
+    ts: TrajectorySet,
+    environment: np.ndarray | None,
+    settings: Settings,
+    *,
+    loc: str,
+) -> tuple[Environment, EnvModel, TrajectorySet, list[dict[str, Any]] | None]:
+    """The set's environment (row, model), its trajectories in that environment's states, and
+    a pooled set's members (None for one environment)."""
+    if metadata.environments is None:
+        assert metadata.environment is not None
+        row, model = environments.resolve(session, project_id, metadata.environment, settings)
+        return row, model, ts, None
+    assert environment is not None
+    upload = pooled.resolve(
+        session, project_id, metadata.environments, ts, environment, settings, loc=loc
+    )
+    return upload.row, upload.mdp, upload.trajectories, upload.members
+
+
 def _store(
     session: Session,
     project_id: str,
@@ -153,9 +209,17 @@ def _store(
     *,
     loc: str,
     archive: BinaryIO | None = None,
+    environment: np.ndarray | None = None,
 ) -> RolloutSet:
-    """Check the trajectories against the environment and training reward, then store all."""
-    env_row, model = environments.resolve(session, project_id, metadata.environment, settings)
+    """Check the trajectories against the environment and training reward, then store all.
+
+    A pooled set (`environment`: each trajectory's index into `metadata.environments`) is
+    stored in its pooled environment, its states offset there (the archive is rewritten)."""
+    env_row, model, ts, members = _environment(
+        session, project_id, metadata, ts, environment, settings, loc=loc
+    )
+    if members is not None:
+        archive = None  # the states were offset: store the pooled arrays
     mdp = model if isinstance(model, TabularMDP) else None
     _check(ts, mdp, loc)
     training_spec = None
@@ -165,6 +229,8 @@ def _store(
         )
     training = _training(session, project_id, training_spec, mdp, ts)
     summary = summarise(iter([ts]), mdp, training, fit=mce_irl_problems(ts, mdp))
+    if members is not None:
+        summary["statistics"][pooled.STATISTICS_KEY] = members
     source: BinaryIO = io.BytesIO(to_npz_bytes(ts)) if archive is None else archive
     del ts  # storing the archive needs no arrays: free them first
     row = repository.add(
@@ -225,6 +291,11 @@ def append_chunk(
     row = get_row(session, project_id, rollouts_id)
     if row.sealed_at is not None:
         raise _sealed(rollouts_id)
+    if pooled.members_of(row) is not None:
+        raise ConflictError(
+            f"rollout set {rollouts_id!r} is pooled: its environments are weighted by their "
+            "trajectory counts, so it is uploaded whole; upload a new rollout set instead"
+        )
     ts = _parse_archive(data, settings)
     mdp = _mdp(session, project_id, row, settings)
     _check(ts, mdp, "file")

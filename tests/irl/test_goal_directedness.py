@@ -144,7 +144,11 @@ def test_monte_carlo_lower_bound_when_no_sample_reaches(grid5: TabularMDP) -> No
 def test_random_policy_returns_average_to_the_uniform_policy_value(grid5: TabularMDP) -> None:
     reward = reward_array(LinearReward({"door": 1.0, "red": -0.5}), grid5)
     returns = random_policy_returns(
-        grid5, reward, grid5.initial_state_dist, n=40_000, rng=np.random.default_rng(5)
+        grid5,
+        lambda s, a, s_next: reward[s, a, s_next],
+        grid5.initial_state_dist,
+        n=40_000,
+        rng=np.random.default_rng(5),
     )
     expected = policy_value(grid5, reward, uniform_policy(grid5))
     assert returns.mean() == pytest.approx(expected, abs=4 * returns.std() / 200)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
+import irl.rewards as rewards_module
 from irl.environments import TabularMDP
 from irl.io.rewards import checked_reward_array as reward_array
 from irl.io.rewards import parse_reward_spec
@@ -15,8 +16,10 @@ from irl.rewards import (
     LinearReward,
     ObservedReward,
     TabularReward,
+    observed_reward,
     reward_to_spec,
 )
+from irl.trajectories import TrajectorySet
 from tests.irl.assertions import json_values, only_invalid_input, problems
 
 
@@ -216,3 +219,35 @@ def test_hostile_reward_specs_only_raise_invalid_input(spec: Any) -> None:
     )
     only_invalid_input(parse_reward_spec, {"kind": "tabular", "values": spec}, loc="r")
     only_invalid_input(parse_reward_spec, {"kind": "linear", "weights": spec}, loc="r")
+
+
+def test_observed_rewards_average_per_state_action_beyond_the_dense_limit(
+    grid5: TabularMDP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_OBSERVED_ENTRIES no (S, A, S) array is built: recorded rewards are averaged per
+    (s, a), exactly what the full average gives for these deterministic dynamics."""
+    rng = np.random.default_rng(3)
+    starts = rng.integers(0, grid5.n_states, size=6)
+    obs, acts = [], []
+    for start in starts:
+        state, path, actions = int(start), [int(start)], []
+        for _ in range(5):
+            action = int(rng.integers(grid5.n_actions))
+            state = int(grid5.transitions[[state * grid5.n_actions + action]].indices[0])
+            path.append(state)
+            actions.append(action)
+        obs += path
+        acts += actions
+    ts = TrajectorySet(
+        obs=np.array(obs),
+        acts=np.array(acts),
+        rews=rng.normal(size=len(acts)),
+        terminal=np.zeros(6, dtype=bool),
+        lengths=np.full(6, 5),
+    )
+    full = observed_reward(grid5, ts).values
+    monkeypatch.setattr(rewards_module, "MAX_OBSERVED_ENTRIES", 1)
+    per_pair = observed_reward(grid5, ts).values
+    assert per_pair.shape == (grid5.n_states, grid5.n_actions)
+    s, a, s_next = ts.transitions()
+    assert np.allclose(per_pair[s, a], full[s, a, s_next])

@@ -156,8 +156,8 @@ def test_integral_floats_are_indices() -> None:
             [
                 (
                     "trajectories[0].colour",
-                    "unknown field; allowed fields: actions, "
-                    "acts, infos, obs, observations, rewards, rews, terminal, "
+                    "unknown field; allowed fields: actions, acts, environment, "
+                    "infos, obs, observations, rewards, rews, terminal, "
                     "terminations, truncations",
                 )
             ],
@@ -305,7 +305,10 @@ VALID = {
         (npz(obs=np.array([0, 1])), ("trajectories.acts", "field required")),
         (
             npz(**VALID, extra=np.zeros(1)),
-            ("trajectories.extra", "unknown array; allowed: obs, acts, rews, terminal, lengths"),
+            (
+                "trajectories.extra",
+                "unknown array; allowed: obs, acts, rews, terminal, lengths, environment",
+            ),
         ),
         (
             npz(**{**VALID, "lengths": np.array([3])}),

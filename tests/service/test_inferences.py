@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from irl.divergence import METRICS
+from service.app import create_app
 from service.core import artifacts
 from service.core.db import unit_of_work
 from service.core.models import Artifact
@@ -201,3 +202,27 @@ async def test_the_training_curve_only_when_asked_for(
     assert polled["curve"] is None and polled["log"]
     full = (await client.get(f"/v1/inferences/{job['id']}", params={"curve": "true"})).json()
     assert full["curve"] and {"iteration", "grad_norm"} <= set(full["curve"][-1])
+
+
+async def test_a_job_over_the_memory_budget_is_refused_before_it_is_queued(
+    settings: Settings, queue: Queue, api_key: str
+) -> None:
+    """The sparse report's memory estimate is checked at submission: 422 naming the
+    environment and the GiB needed, and no inference stored."""
+    tight = settings.model_copy(update={"max_job_memory_bytes": 2**20})
+    app = create_app(tight, enqueue=queue, queue_check=lambda: None)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test",
+        headers={"Authorization": f"Bearer {api_key}"},
+    ) as client:
+        rollouts_id = await _rollouts(client)
+        response = await client.post(
+            "/v1/inferences", json={"rollouts_id": rollouts_id, "algorithm": "mce_irl"}
+        )
+        assert response.status_code == 422, response.text
+        [error] = response.json()["errors"]
+        assert error["loc"] == "environment"
+        assert "GiB" in error["msg"] and "MESASCOPE_MAX_JOB_MEMORY_BYTES" in error["msg"]
+        assert (await client.get("/v1/inferences")).json()["items"] == []
+        assert queue.ids == []

@@ -9,6 +9,7 @@ from irl.divergence import METRICS
 from irl.goal_directedness import LikelihoodTest, OptimisationPower
 from irl.hypotheses import CandidateFit, Hypotheses
 from irl.report import Coverage, GoalDirectednessReport, Report, Returns, Uncertainty
+from irl.report.pooled import EnvironmentBreakdown
 from irl.report.quality import DeepQuality, SeedSpread
 from irl.verdict import Thresholds
 from service.inferences.schemas import (
@@ -16,6 +17,7 @@ from service.inferences.schemas import (
     CoveragePublic,
     DeepQualityPublic,
     DivergencePublic,
+    EnvironmentBreakdownPublic,
     GoalDirectednessPublic,
     HypothesesPublic,
     LikelihoodTestPublic,
@@ -39,6 +41,7 @@ PAIRS = [
     (Hypotheses, HypothesesPublic),
     (DeepQuality, DeepQualityPublic),
     (SeedSpread, SeedSpreadPublic),
+    (EnvironmentBreakdown, EnvironmentBreakdownPublic),
 ]
 
 
@@ -50,7 +53,11 @@ def test_model_mirrors_dataclass(dataclass: type, model: type[BaseModel]) -> Non
 def test_divergence_model_has_every_report_field() -> None:
     report_fields = {f.name for f in dataclasses.fields(Report)}
     assert report_fields <= set(DivergencePublic.model_fields)
-    assert set(DivergencePublic.model_fields) - report_fields == {"inference_id", "against"}
+    assert set(DivergencePublic.model_fields) - report_fields == {
+        "inference_id",
+        "against",
+        "environments",
+    }
 
 
 def test_metrics_model_has_one_field_per_registered_distance() -> None:

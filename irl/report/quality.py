@@ -141,7 +141,7 @@ def _unrelated_warning(epic: float | None, standard_error: float | None) -> str 
     if epic is None or standard_error is None or not unrelated(epic, standard_error):
         return None
     return (
-        f"The inferred reward is indistinguishable from an unrelated one: its EPIC to the "
+        f"The inferred reward is indistinguishable from an unrelated one: its sampled EPIC to the "
         f"reference is {epic:.3f} ± {standard_error:.3f} (standard error), within "
         f"{NOISE_Z} standard errors of {UNRELATED_EPIC:.3f}, the distance of a reward that has "
         "nothing to do with the reference. Its distances say nothing about what the agent "

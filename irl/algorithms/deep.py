@@ -35,8 +35,15 @@ from stable_baselines3.common import logger as sb3_logger
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from irl.algorithms.base import Cancelled, InferenceResult, Progress, ProgressCallback
+from irl.algorithms.base import (
+    Cancelled,
+    FitDiagnostics,
+    InferenceResult,
+    Progress,
+    ProgressCallback,
+)
 from irl.algorithms.deep_params import DEEP_ALGORITHMS, DeepAlgorithm, DeepIrlParams
+from irl.algorithms.deep_quality import demo_return, fit_diagnostics, split_demonstrations
 from irl.errors import InvalidInputError
 from irl.io.fields import ProblemList
 from irl.rewards_net import (
@@ -72,7 +79,10 @@ def deep_irl(
     obs_space, act_space, horizon = _spaces_and_horizon(make_env, params)
     _check_trajectories(trajectories, obs_space, act_space)
     if algorithm == "density":
-        return _density(trajectories, obs_space, act_space, rng, params, progress, should_stop)
+        env_id = env if isinstance(env, str) else None
+        return _density(
+            trajectories, obs_space, act_space, rng, params, progress, should_stop, env_id
+        )
     if horizon is None:
         raise InvalidInputError.at(
             "params.horizon", "the environment has no max_episode_steps or horizon; give a horizon"
@@ -81,6 +91,7 @@ def deep_irl(
     demos = demonstrations(
         trajectories, obs_space=obs_space, act_space=act_space, horizon=horizon, rng=rng
     )
+    demos, held_out = split_demonstrations(demos, rng, min_train=params.demo_batch_size)
     if params.demo_batch_size > len(demos):
         raise InvalidInputError.at(
             "params.demo_batch_size",
@@ -95,10 +106,22 @@ def deep_irl(
             trainer = _trainer(algorithm, demos, venv, params, seed, log_dir)
             curve = _train_rounds(trainer, params, monitors, progress, should_stop)
             reward = NetworkReward.from_module(trainer.reward_test)
+            diagnostics = fit_diagnostics(
+                trainer,
+                venv,
+                held_out,
+                demo_return=demo_return(env if isinstance(env, str) else None, trajectories),
+                n_episodes=params.n_eval_episodes,
+                rng=rng,
+            )
         finally:
             venv.close()
     return InferenceResult(
-        reward=reward, curve=tuple(curve), n_iterations=len(curve), converged=False
+        reward=reward,
+        curve=tuple(curve),
+        n_iterations=len(curve),
+        converged=False,
+        diagnostics=diagnostics,
     )
 
 
@@ -345,6 +368,7 @@ def _density(
     params: DeepIrlParams,
     progress: ProgressCallback | None,
     should_stop: Callable[[], bool] | None,
+    env_id: str | None,
 ) -> InferenceResult:
     """Gaussian kernel density of (a random subset of) the demonstrations' transition features."""
     if should_stop is not None and should_stop():
@@ -380,7 +404,10 @@ def _density(
     if progress is not None:
         progress(Progress(1, 1, 1.0, {"n_points": float(len(features))}))
     curve = ({"iteration": 1.0, "n_points": float(len(features))},)
-    return InferenceResult(reward=reward, curve=curve, n_iterations=1, converged=True)
+    diagnostics = FitDiagnostics(demo_return=demo_return(env_id, ts))
+    return InferenceResult(
+        reward=reward, curve=curve, n_iterations=1, converged=True, diagnostics=diagnostics
+    )
 
 
 def density_features(

@@ -22,12 +22,16 @@ DENSITY_TYPES: tuple[str, ...] = ("state", "state_action", "state_state")
 MAX_TOTAL_TIMESTEPS = 5_000_000
 MAX_HIDDEN_LAYERS = 4
 MAX_HIDDEN_WIDTH = 1024
+MAX_SEEDS = 5
 
 
 @dataclass(frozen=True)
 class DeepIrlParams:
     """Settings of deep_irl (the API's `params` for algorithms airl, gail and density)."""
 
+    n_seeds: int = 1
+    """Independent fits (seeds seed, seed + 1, ...) whose spread the report carries; the
+    service trains them (deep_irl fits one)."""
     total_timesteps: int = 100_000
     """Environment steps the generator may take; rounds = total // (n_envs * gen_n_steps)."""
     n_envs: int = 4
@@ -47,6 +51,9 @@ class DeepIrlParams:
     gen_n_epochs: int = 5
     gen_learning_rate: float = 4e-4
     gen_ent_coef: float = 0.0
+    n_eval_episodes: int = 8
+    """Episodes the trained generator and a uniform-random policy each play for the report's
+    quality signals (their mean returns' standard errors shrink as 1/sqrt of it)."""
     policy_hidden_sizes: tuple[int, ...] = (32, 32)
     reward_hidden_sizes: tuple[int, ...] = (32, 32)
     potential_hidden_sizes: tuple[int, ...] = (32, 32)
@@ -91,7 +98,9 @@ def _as_density_type(value: Any, loc: str) -> str:
 
 
 _Parser = tuple[Callable[..., Any], dict[str, Any]]
+_SEEDS: _Parser = (as_int, {"minimum": 1, "maximum": MAX_SEEDS})
 _ADVERSARIAL_PARSERS: dict[str, _Parser] = {
+    "n_seeds": _SEEDS,
     "total_timesteps": (as_int, {"minimum": 1, "maximum": MAX_TOTAL_TIMESTEPS}),
     "n_envs": (as_int, {"minimum": 1, "maximum": 32}),
     "horizon": (_as_optional_int, {"minimum": 1, "maximum": 100_000}),
@@ -105,6 +114,7 @@ _ADVERSARIAL_PARSERS: dict[str, _Parser] = {
     "gen_n_epochs": (as_int, {"minimum": 1, "maximum": 100}),
     "gen_learning_rate": (as_float, {"minimum": 0.0, "maximum": 1.0, "exclusive_minimum": True}),
     "gen_ent_coef": (as_float, {"minimum": 0.0, "maximum": 1.0}),
+    "n_eval_episodes": (as_int, {"minimum": 2, "maximum": 100}),
     "policy_hidden_sizes": (_as_hidden_sizes, {}),
     "reward_hidden_sizes": (_as_hidden_sizes, {}),
     "reward_use_action": (as_bool, {}),
@@ -115,6 +125,7 @@ _PARSERS: dict[str, dict[str, _Parser]] = {
     "airl": {**_ADVERSARIAL_PARSERS, "potential_hidden_sizes": (_as_hidden_sizes, {})},
     "gail": _ADVERSARIAL_PARSERS,
     "density": {
+        "n_seeds": _SEEDS,
         "density_type": (_as_density_type, {}),
         "kernel_bandwidth": (
             as_float,

@@ -11,6 +11,7 @@ from typing import Any
 from irl.goal_directedness import LikelihoodTest, OptimisationPower
 from irl.hypotheses import Hypotheses
 from irl.identifiability import IdentifiabilityReport
+from irl.report.quality import DeepQuality
 from irl.uncertainty import Uncertainty
 from irl.verdict import Behaviour, Thresholds, Verdict
 
@@ -87,6 +88,9 @@ class Report:
     identifiability: IdentifiabilityReport | None = None
     """Features the data cannot tell apart, over the states the agent could reach (exact
     reports; the explanation marks the same features)."""
+    quality: DeepQuality | None = None
+    """Deep fits: whether imitation worked, the discriminator's held-out accuracy, the EPIC's
+    noise, and warnings (irl.report.quality)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (tuples as lists)."""

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from irl.algorithms import ALGORITHMS, InferenceResult, Progress
 from irl.algorithms.mce_irl import warm_refit
+from irl.callables import RewardFn
 from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.errors import InvalidInputError
 from irl.io.rewards import parse_reward_spec
-from irl.report import ConcreteReward, Exact, build_report
-from irl.rewards import reward_to_spec
+from irl.report import ConcreteReward, Exact, Report, Sampled, build_report
+from irl.rewards import EnvironmentReward, RewardSpec, reward_to_spec
 from irl.rewards_net import NetworkReward
 from irl.trajectories import TrajectorySet
 from service.core import artifacts
@@ -71,7 +72,7 @@ def compute(
     tabular = isinstance(inputs.environment, TabularMDP)
     bootstraps = tabular and inputs.rollouts.training_reward is not None
     n_refits = settings.bootstrap_resamples if bootstraps else 0
-    share = 0.5 if n_refits else 1.0
+    share = 0.5 if n_refits else 1.0 / _n_seeds(inputs)
     fit = _fit(inputs, should_stop)
     result = fit(
         inputs.trajectories,
@@ -159,7 +160,73 @@ def _training_report(
         refit=refit if n_refits and isinstance(compared, Exact) else None,
         n_bootstrap=n_refits,
     )
+    if isinstance(compared, Sampled):
+        report = _deep_report(report, compared, reference, result, inputs, fit, share, progress)
     return stored(compared, reference, report, inputs)
+
+
+def _deep_report(
+    report: Report,
+    compared: Sampled,
+    reference: RewardSpec,
+    result: InferenceResult,
+    inputs: JobInputs,
+    fit: Fit,
+    share: float,
+    progress: Callable[[Progress], None],
+) -> Report:
+    """A deep fit's report with its quality signals (irl.report.quality); where the
+    environment has a tabular view and the reference is its reward, the full tabular report
+    of the projected network (irl.report.projection) instead of the sampled one. With
+    params.n_seeds > 1 the other seeds are trained here (progress share each) and their spread
+    added (irl.report.deep.with_seeds)."""
+    from irl.report.deep import projected_report, seed_spread, with_quality, with_seeds
+    from irl.report.projection import tabular_view
+
+    seed, ts, env = inputs.inference.seed, inputs.trajectories, inputs.environment
+    assert isinstance(env, GymnasiumEnvSpec)
+    view = tabular_view(env.id, env.kwargs)
+    projected = view is not None and isinstance(reference, EnvironmentReward)
+
+    def report_of(reward: RewardFn) -> Report:
+        rng = np.random.default_rng(seed)
+        if view is not None and projected:
+            return projected_report(reward, view, ts, rng=rng)
+        return build_report(replace(compared, inferred=reward), ts, rng=rng)
+
+    quality = with_quality(
+        report, compared, result.diagnostics, ts, rng=np.random.default_rng(seed)
+    ).quality
+    point = replace(report_of(compared.inferred) if projected else report, quality=quality)
+    n_seeds = _n_seeds(inputs)
+    if n_seeds == 1:
+        return point
+    rewards, reports = [compared.inferred], [point]
+    for k in range(1, n_seeds):
+
+        def on_progress(p: Progress, k: int = k) -> None:
+            progress(replace(p, fraction=share * (k + p.fraction)))
+
+        reward = fit(ts, seed + k, on_progress).reward
+        assert isinstance(reward, NetworkReward)
+        rewards.append(reward)
+        reports.append(report_of(reward))
+    spread = seed_spread(
+        reports,
+        rewards,
+        ts,
+        discount=compared.discount,
+        sample_next=compared.sample_next,
+        rng=np.random.default_rng(seed),
+    )
+    return with_seeds(point, spread)
+
+
+def _n_seeds(inputs: JobInputs) -> int:
+    """Independent fits a deep job trains (params.n_seeds); 1 for tabular algorithms."""
+    if not isinstance(inputs.environment, GymnasiumEnvSpec):
+        return 1
+    return inputs.deep_params().n_seeds
 
 
 def _warm_refit(

@@ -234,6 +234,53 @@ class CoveragePublic(BaseModel):
     dard_action_samples: int
 
 
+class SeedSpreadPublic(BaseModel):
+    """Independent fits from `params.n_seeds` seeds: how far apart they fell."""
+
+    n_seeds: int
+    metrics: dict[str, tuple[float, float] | None] = Field(
+        description="[min, max] of each distance over the seeds."
+    )
+    verdicts: dict[Verdict, int]
+    between_seeds_epic: float | None = Field(
+        description="Largest sampled EPIC between two seeds' rewards."
+    )
+    between_seeds_dard: float | None
+
+
+class DeepQualityPublic(BaseModel):
+    """Whether a deep fit means anything (docs/deep_irl.md): imitation, the discriminator on
+    held-out data, the EPIC's noise, and warnings in words."""
+
+    generator_return: float | None = Field(
+        description="Mean undiscounted return of the trained generator under the "
+        "environment's reward."
+    )
+    generator_return_standard_error: float | None
+    demo_return: float | None = Field(
+        description="Mean undiscounted return of the demonstrations under the environment's reward."
+    )
+    random_return: float | None = Field(description="Mean return of a uniform-random policy.")
+    imitation_score: float | None = Field(
+        description="(generator - random) / (demo - random); below 0.5 the generator did not learn."
+    )
+    disc_heldout_accuracy: float | None = Field(
+        description="The discriminator's balanced accuracy on held-out demonstrations and "
+        "fresh generator samples."
+    )
+    disc_heldout_demo_accuracy: float | None
+    disc_heldout_generator_accuracy: float | None
+    disc_heldout_transitions: int
+    epic_standard_error: float | None = Field(
+        description="Trajectory-bootstrap standard error of the sampled EPIC."
+    )
+    unrelated_epic: float = Field(description="1/sqrt(2): EPIC of an unrelated reward.")
+    warnings: list[str]
+    seeds: SeedSpreadPublic | None = Field(
+        default=None, description="With params.n_seeds > 1: the spread over the seeds."
+    )
+
+
 class EnvironmentBreakdownPublic(BaseModel):
     """The inferred reward in one environment of a pooled rollout set (null: not computed)."""
 
@@ -280,6 +327,9 @@ class DivergencePublic(BaseModel):
         default=None,
         description="Pooled rollout sets (training report): the pooled fit judged in each "
         "environment alone, one row per environment of the set.",
+    )
+    quality: DeepQualityPublic | None = Field(
+        default=None, description="Deep IRL: the fit's quality signals and warnings."
     )
 
 

@@ -69,7 +69,12 @@ def test_airl_on_cartpole_end_to_end(api: httpx.Client) -> None:
             "rollouts_id": rollouts_id,
             "algorithm": "airl",
             "seed": 1,
-            "params": {"total_timesteps": 2048, "n_envs": 2, "gen_n_steps": 256},
+            "params": {
+                "total_timesteps": 2048,
+                "n_envs": 2,
+                "gen_n_steps": 256,
+                "n_eval_episodes": 2,
+            },
         },
     )
     assert job.status_code == 202, job.text
@@ -153,6 +158,7 @@ def test_deep_irl_on_other_environments(api: httpx.Client, case: str) -> None:
                 "n_envs": 2,
                 "gen_n_steps": 128,
                 "demo_batch_size": 64,
+                "n_eval_episodes": 2,
                 **extra,
             },
         },

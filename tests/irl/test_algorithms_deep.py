@@ -30,6 +30,7 @@ TINY = {
     "n_disc_updates_per_round": 2,
     "reward_hidden_sizes": [16],
     "policy_hidden_sizes": [16],
+    "n_eval_episodes": 2,
 }
 
 
@@ -113,6 +114,12 @@ def test_adversarial_end_to_end(algorithm: str, output: str, demos: TrajectorySe
     values = loaded(*args)
     assert values.shape == (n,) and np.all(np.isfinite(values))
     np.testing.assert_array_equal(values, reward(*args))
+    quality = result.diagnostics
+    assert quality.generator_episodes == TINY["n_eval_episodes"]
+    assert quality.demo_return == 500.0  # the scripted controller balances every step
+    assert quality.disc_heldout_transitions == n // 5  # 20% held out
+    accuracies = (quality.disc_heldout_demo_accuracy, quality.disc_heldout_generator_accuracy)
+    assert quality.disc_heldout_accuracy == pytest.approx(sum(accuracies) / 2)
 
 
 @pytest.mark.slow
@@ -259,6 +266,12 @@ def test_validation_refuses_unknown_and_bad_keys() -> None:
         validate_deep_params({"total_timesteps": 100}, algorithm="airl")
     with pytest.raises(InvalidInputError, match=r"params\.total_timesteps"):
         validate_deep_params({"total_timesteps": 1000}, algorithm="density")
+    for algorithm in ("airl", "gail", "density"):
+        for bad in (0, 6, 2.5):
+            with pytest.raises(InvalidInputError, match=r"params\.n_seeds"):
+                validate_deep_params({"n_seeds": bad}, algorithm=algorithm)
+        assert validate_deep_params({"n_seeds": 5}, algorithm=algorithm).n_seeds == 5
+    assert validate_deep_params({}, algorithm="airl").n_seeds == 1
     with pytest.raises(InvalidInputError, match="algorithm"):
         validate_deep_params({}, algorithm="bc")
     with pytest.raises(InvalidInputError, match="params"):

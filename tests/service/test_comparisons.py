@@ -119,8 +119,13 @@ async def test_network_rewards_compare_by_sampling(client: httpx.AsyncClient, qu
     response = await client.post("/v1/comparisons", json=request)
     assert response.status_code == 200, response.text
     body = response.json()
-    # Same samples (seed 0) and discount (the deep IRL default) as the job's own report.
-    report = (await client.get(f"/v1/inferences/{inference_id}/divergence")).json()
+    # Same samples (seed 0) and discount (the deep IRL default) as the job's sampled report
+    # against the environment's reward (its training report is the projection's exact one).
+    report = (
+        await client.get(
+            f"/v1/inferences/{inference_id}/divergence", params={"against": "environment"}
+        )
+    ).json()
     assert body["epic"] == pytest.approx(report["metrics"]["epic"])
     assert body["dard"] == pytest.approx(report["metrics"]["dard"])  # maze dynamics are known
     assert body["pearson"] == pytest.approx(report["metrics"]["pearson"])

@@ -431,6 +431,7 @@ async def test_network_reward_page_and_download(client: httpx.AsyncClient, queue
                 "n_envs": 1,
                 "gen_n_steps": 256,
                 "demo_batch_size": 32,
+                "n_eval_episodes": 2,
             },
         },
     )
@@ -443,6 +444,11 @@ async def test_network_reward_page_and_download(client: httpx.AsyncClient, queue
     # The sampled distances of the network report (CartPole's dynamics are known: DARD too).
     assert "DARD distance to the training reward" in page.text
     assert "Pearson distance on the visited transitions" in page.text
+    # The fit's quality signals, as the API reports them.
+    quality = (await client.get(f"/v1/inferences/{inference_id}/divergence")).json()["quality"]
+    assert "Quality of the fit" in page.text
+    assert page.text.count("data-quality-warning") == len(quality["warnings"])
+    assert 0.0 <= quality["disc_heldout_accuracy"] <= 1.0
     assert '<option value="mlp"' in page.text and '<option value="airl"' in page.text
     download = await client.get(f"/inferences/{inference_id}/reward.safetensors")
     api = await client.get(f"/v1/inferences/{inference_id}/reward/weights")

@@ -11,10 +11,12 @@ from irl.goal_directedness import LikelihoodTest, OptimisationPower
 from irl.hypotheses import CandidateFit, Hypotheses
 from irl.report import Coverage, GoalDirectednessReport, Report, Returns, Uncertainty
 from irl.report.pooled import EnvironmentBreakdown
+from irl.report.quality import DeepQuality, SeedSpread
 from irl.verdict import Thresholds
 from service.inferences.schemas import (
     CandidateFitPublic,
     CoveragePublic,
+    DeepQualityPublic,
     DivergencePublic,
     EnvironmentBreakdownPublic,
     EpisodeMixturePublic,
@@ -24,6 +26,7 @@ from service.inferences.schemas import (
     MetricsPublic,
     OptimisationPowerPublic,
     ReturnsPublic,
+    SeedSpreadPublic,
     ThresholdsPublic,
     UncertaintyPublic,
 )
@@ -38,6 +41,8 @@ PAIRS = [
     (LikelihoodTest, LikelihoodTestPublic),
     (CandidateFit, CandidateFitPublic),
     (Hypotheses, HypothesesPublic),
+    (DeepQuality, DeepQualityPublic),
+    (SeedSpread, SeedSpreadPublic),
     (EnvironmentBreakdown, EnvironmentBreakdownPublic),
     (EpisodeMixture, EpisodeMixturePublic),
 ]

@@ -287,6 +287,7 @@ def _changed_mazes(instance: Instance, pair: str) -> list[Instance]:
     env = instance.make_env()
     maze = env.unwrapped.maze
     env.close()
+
     def maker(changed: Any) -> Callable[[], Any]:
         return lambda: MazeEnv(maze=changed)
 

@@ -117,7 +117,14 @@ def exact_report(
     )
     evaluate = partial(sparse_measure, prepared, candidates=candidates, thresholds=thresholds)
     point = evaluate(trajectories, inferred)
-    power = sparse_power(prepared, trajectories, inferred, rng=rng, n_samples=n_monte_carlo)
+    power = sparse_power(
+        prepared,
+        trajectories,
+        inferred,
+        demo=point.under_inferred.demo,
+        rng=rng,
+        n_samples=n_monte_carlo,
+    )
     evidence = replace(point.evidence, optimisation_power_bits=power.bits)
     verdict, reason = decide(evidence, thresholds)
     uncertainty = None

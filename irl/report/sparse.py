@@ -247,17 +247,19 @@ def sparse_power(
     trajectories: TrajectorySet,
     inferred: ConcreteReward | SparseReward,
     *,
+    demo: float,
     rng: np.random.Generator,
     n_samples: int = DEFAULT_MONTE_CARLO_SAMPLES,
 ) -> OptimisationPower:
-    """irl.goal_directedness.optimisation_power with the reward's transition lookups."""
+    """irl.goal_directedness.optimisation_power with the reward's transition lookups; `demo` is
+    the trajectories' mean return under it (sparse_measure's under_inferred.demo)."""
     mdp, support = reference.mdp, reference.support
     reward = as_sparse(inferred, mdp, support)
     return power_of_returns(
         mdp,
         partial(reward.at, support),
         magnitude=reward.largest_magnitude(support),
-        demo=float(trajectory_returns(reference, reward, trajectories).mean()),
+        demo=demo,
         starts=start_distribution(mdp, trajectories),
         rng=rng,
         n_samples=n_samples,

@@ -196,20 +196,30 @@ problems = st.tuples(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(problems)
-def test_every_distance_agrees_with_the_dense_oracle(
-    problem: tuple[int, int, int, float, int, str, str],
-) -> None:
+def drawn(
+    problem: tuple[int, int, int, float, int, str, str], *, n_trajectories: int
+) -> tuple[TabularMDP, TransitionSupport, SparseReward, SparseReward, TrajectorySet]:
+    """The random MDP, its support, a reward of the problem's kind, its variant, and random
+    trajectories, all drawn from the problem's seed."""
     seed, n_states, n_actions, discount, horizon, kind, variant = problem
     rng = np.random.default_rng(seed)
     mdp = random_mdp(
         rng, n_states=n_states, n_actions=n_actions, discount=discount, horizon=horizon
     )
     support = TransitionSupport.of(mdp)
-    a = random_reward(rng, kind, support)
-    b = variant_of(rng, a, variant, kind, discount, support)
-    trajectories = random_trajectories(rng, mdp, 4)
+    first = random_reward(rng, kind, support)
+    second = variant_of(rng, first, variant, kind, discount, support)
+    return mdp, support, first, second, random_trajectories(rng, mdp, n_trajectories)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems)
+def test_every_distance_agrees_with_the_dense_oracle(
+    problem: tuple[int, int, int, float, int, str, str],
+) -> None:
+    discount = problem[3]
+    mdp, support, a, b, trajectories = drawn(problem, n_trajectories=4)
+    n_states, n_actions = mdp.n_states, mdp.n_actions
     visited = VisitCounts.of(n_states, n_actions, trajectories.transitions())
     dense_a, dense_b = dense_array(a, support), dense_array(b, support)
     pair = ExactPair(mdp, dense_a, dense_b, discount, None, visit_counts(mdp, trajectories))
@@ -231,15 +241,8 @@ def test_every_distance_agrees_with_the_dense_oracle(
 def test_report_numbers_agree_with_the_dense_oracle(
     problem: tuple[int, int, int, float, int, str, str], n_parameters: int
 ) -> None:
-    seed, n_states, n_actions, discount, horizon, kind, variant = problem
-    rng = np.random.default_rng(seed)
-    mdp = random_mdp(
-        rng, n_states=n_states, n_actions=n_actions, discount=discount, horizon=horizon
-    )
-    support = TransitionSupport.of(mdp)
-    reference = random_reward(rng, kind, support)
-    inferred = variant_of(rng, reference, variant, kind, discount, support)
-    trajectories = random_trajectories(rng, mdp, 5)
+    kind, discount = problem[5], problem[3]
+    mdp, support, reference, inferred, trajectories = drawn(problem, n_trajectories=5)
     r_reference = dense_array(reference, support)
     r_inferred = dense_array(inferred, support)
     got = sparse_measure(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -34,11 +35,11 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import numpy as np
@@ -85,8 +86,92 @@ def percentiles(seconds: list[float]) -> str:
     return f"p50 {statistics.median(lat) * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms"
 
 
+@dataclass
+class Answer:
+    """One HTTP response: status, headers (lower-case names) and body."""
+
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Connections:
+    """Keep-alive HTTP/1.1 connections to one server: a few lines of asyncio streams instead of
+    an HTTP library, so the load generator leaves the CPU to the server (httpx took ~12 ms of
+    CPU per upload, as much as the API)."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.host, self.port = host, int(port)
+        lines = [f"Host: {host}", *(f"{k}: {v}" for k, v in headers.items())]
+        self.head = "".join(f"{line}\r\n" for line in lines)
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.opened: list[asyncio.StreamWriter] = []
+
+    async def send(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> Answer:
+        """One request on an idle (or new) connection. An idle connection the server closed
+        meanwhile (keep-alive timeout) is replaced, once; other failures raise OSError,
+        asyncio.IncompleteReadError or TimeoutError."""
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        if body or method == "POST":
+            extra += f"Content-Length: {len(body)}\r\n"
+        request = f"{method} {path} HTTP/1.1\r\n{self.head}{extra}\r\n".encode() + body
+        if self.idle:
+            try:
+                return await self._send(request, self.idle.pop())
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial:
+                    raise
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        self.opened.append(writer)
+        return await self._send(request, (reader, writer))
+
+    async def _send(
+        self, request: bytes, connection: tuple[asyncio.StreamReader, asyncio.StreamWriter]
+    ) -> Answer:
+        reader, writer = connection
+        writer.write(request)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {
+            name.strip().lower(): value.strip()
+            for name, _, value in (line.partition(":") for line in lines[1:] if line)
+        }
+        if "content-length" not in headers:  # every answer of this service has a length
+            writer.close()
+            return Answer(int(lines[0][9:12]), headers, b"")
+        body = await reader.readexactly(int(headers["content-length"]))
+        self.idle.append((reader, writer))
+        return Answer(int(lines[0][9:12]), headers, body)
+
+    def close(self) -> None:
+        for writer in self.opened:
+            writer.close()
+
+
+class Reply(Protocol):
+    """What the retry loop reads of a response (httpx's or an `Answer`)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+R = TypeVar("R", bound=Reply)
+CONNECTION_ERRORS = (OSError, asyncio.IncompleteReadError, TimeoutError, httpx.TransportError)
+
+
 class Client:
-    """An httpx client that retries 503 (honouring Retry-After) and connection errors."""
+    """A client that retries 503 (honouring Retry-After) and connection errors, sending one
+    `Idempotency-Key` per write across its retries: httpx for the scenarios' bookkeeping, and
+    `Connections` for the measured uploads (`post`)."""
 
     def __init__(self, url: str, key: str, stats: Stats, retries: int = 8) -> None:
         self.http = httpx.AsyncClient(
@@ -95,17 +180,28 @@ class Client:
             timeout=60,
             limits=httpx.Limits(max_connections=400),
         )
+        self.raw = Connections(url, {"Authorization": f"Bearer {key}"})
         self.stats, self.retries = stats, retries
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
         headers = {**kwargs.pop("headers", {})}
         if method == "POST":
             headers["Idempotency-Key"] = uuid.uuid4().hex
+        return await self._retried(
+            lambda: self.http.request(method, path, headers=headers, **kwargs)
+        )
+
+    async def post(self, path: str, body: bytes, media_type: str) -> Answer | None:
+        """A POST of encoded bytes over the raw connections."""
+        headers = {"Content-Type": media_type, "Idempotency-Key": uuid.uuid4().hex}
+        return await self._retried(lambda: self.raw.send("POST", path, body, headers))
+
+    async def _retried(self, send: Callable[[], Awaitable[R]]) -> R | None:
         start, delay = time.monotonic(), 0.25
         for attempt in range(self.retries + 1):
             try:
-                response = await self.http.request(method, path, headers=headers, **kwargs)
-            except httpx.TransportError:
+                response = await send()
+            except CONNECTION_ERRORS:
                 if attempt == self.retries:
                     self.stats.record(start, "connection-error")
                     return None
@@ -115,13 +211,14 @@ class Client:
                 continue
             if response.status_code == 503 and attempt < self.retries:
                 self.stats.retries += 1
-                await asyncio.sleep(float(response.headers.get("Retry-After", delay)))
+                await asyncio.sleep(float(response.headers.get("retry-after", delay)))
                 continue
             self.stats.record(start, str(response.status_code))
             return response
         return None
 
     async def close(self) -> None:
+        self.raw.close()
         await self.http.aclose()
 
 
@@ -267,9 +364,15 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def children(pid: int) -> list[int]:
-    """A process's child processes (uvicorn's workers are its master's)."""
-    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(child) for child in found]
+    """A process's child processes, started from any of its threads (uvicorn's workers are its
+    master's; `serve` starts its job workers' process from another thread)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # the thread ended meanwhile
+            continue
+    return found
 
 
 def descendants(pid: int) -> list[int]:
@@ -298,20 +401,26 @@ class CpuShares:
     and the whole machine (from /proc/stat), as CPU seconds over the phase's wall time."""
 
     def __init__(self, api_pid: int) -> None:
-        self.groups = {
-            "API": [api_pid],
-            "job workers": descendants(api_pid),
-            "PostgreSQL": postgres_backends(),
-        }
         self.api_pid = api_pid
-        self.before = {name: _alive_cpu(pids) for name, pids in self.groups.items()}
+        self.before = {pid: _alive_cpu([pid]) for pids in self.groups().values() for pid in pids}
         self.sched = _schedstat(api_pid)
         self.client, self.machine = time.process_time(), _machine_busy()
         self.start = time.monotonic()
 
+    def groups(self) -> dict[str, list[int]]:
+        """The processes of each group now (PostgreSQL starts a backend per new connection)."""
+        return {
+            "API": [self.api_pid],
+            "job workers": descendants(self.api_pid),
+            "PostgreSQL": postgres_backends(),
+        }
+
     def report(self) -> None:
         wall = time.monotonic() - self.start
-        used = {name: _alive_cpu(pids) - self.before[name] for name, pids in self.groups.items()}
+        used = {
+            name: sum(_alive_cpu([pid]) - self.before.get(pid, 0.0) for pid in pids)
+            for name, pids in self.groups().items()
+        }
         used["this client"] = time.process_time() - self.client
         used["machine (all)"] = _machine_busy() - self.machine
         parts = ", ".join(f"{name} {cpu:.1f} s" for name, cpu in used.items())
@@ -388,10 +497,9 @@ async def upload_all(client: Client, run: str, count: int) -> dict[str, str]:
     """Upload `count` rollout sets at once; name → id of the acknowledged ones."""
     # Built and encoded before the clock starts, once: a retry sends the same bytes again.
     bodies = [json.dumps(rollout_body(i, run)).encode() for i in range(count)]
-    headers = {"Content-Type": "application/json"}
 
     async def one(i: int) -> tuple[str, str | None]:
-        response = await client.request("POST", "/v1/rollouts", content=bodies[i], headers=headers)
+        response = await client.post("/v1/rollouts", bodies[i], "application/json")
         ok = response is not None and response.status_code == 201
         return f"load-{run}-{i}", response.json()["id"] if ok and response else None
 
@@ -413,7 +521,7 @@ async def list_all(client: Client, path: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
         response = await client.http.get(path, params=params)
         body = response.raise_for_status().json()
         items += body["items"]
@@ -473,6 +581,18 @@ async def watch_jobs(client: Client, ids: list[str], timeout: float) -> JobWatch
     return watch
 
 
+async def first_job_started(client: Client, ids: list[str], timeout: float = 120) -> None:
+    """Wait until a worker has taken one of the jobs: the workers have finished starting (their
+    imports take seconds of CPU), as in a service that has been up for a while."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = await list_all(client, "/v1/inferences")
+        if any(r["status"] != "queued" for r in rows if r["id"] in ids):
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"no job started within {timeout:g} s")
+
+
 def job_ledger(ids: list[str], watch: JobWatch) -> str:
     """Every submitted job reached `succeeded`, once (a second run would show as attempts > 1
     after a lost lease; a second result cannot be stored, see inferences/jobs.py)."""
@@ -492,6 +612,7 @@ async def scenario_uploads(url: str, api_pid: int, key: str, args: argparse.Name
     seed = await setup.request("POST", "/v1/rollouts", json=rollout_body(0, "seed", n=40))
     assert seed is not None and seed.status_code == 201, seed
     jobs = await submit_jobs(setup, seed.json()["id"], args.jobs)
+    await first_job_started(setup, jobs)
     stats = Stats(f"{args.uploads} uploads while {args.jobs} jobs run")
     client = Client(url, key, stats)
     run = uuid.uuid4().hex[:6]
@@ -506,50 +627,36 @@ async def scenario_uploads(url: str, api_pid: int, key: str, args: argparse.Name
 
 
 class PacedGets:
-    """GETs sent at a fixed rate over keep-alive HTTP/1.1 connections, open loop: request i is
-    due at `start + i / rate` and its latency counts from then, so a server that falls behind
-    shows as latency instead of slowing the load down. A few lines of asyncio streams instead
-    of an HTTP library, so the load generator leaves the CPU to the server."""
+    """GETs sent at a fixed rate over keep-alive HTTP/1.1 connections (`Connections`), open
+    loop: request i is due at `start + i / rate` and its latency counts from then, so a server
+    that falls behind shows as latency instead of slowing the load down."""
 
     def __init__(self, url: str, headers: dict[str, str]) -> None:
-        host, port = url.removeprefix("http://").split(":")
-        self.host, self.port = host, int(port)
-        lines = [f"Host: {host}", *(f"{k}: {v}" for k, v in headers.items())]
-        self.head = "\r\n".join(lines) + "\r\n\r\n"
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-        self.opened: list[asyncio.StreamWriter] = []
+        self.connections = Connections(url, headers)
 
     async def get(self, path: str) -> str:
-        """One GET on an idle (or new) connection; its status, or `connection-error`. An idle
-        connection the server closed meanwhile (keep-alive timeout) is replaced, once."""
-        for reuse in (bool(self.idle), False):
-            try:
-                return await self._get(path, reuse)
-            except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
-                if reuse and isinstance(exc, asyncio.IncompleteReadError) and not exc.partial:
-                    continue
-                return f"connection-error ({type(exc).__name__})"
-        raise AssertionError("unreachable")
-
-    async def _get(self, path: str, reuse: bool) -> str:
-        if reuse:
-            reader, writer = self.idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
-            self.opened.append(writer)
-        writer.write(f"GET {path} HTTP/1.1\r\n{self.head}".encode())
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
-        if length is None:  # every answer of this service has a length
-            writer.close()
-            return "no-content-length"
-        await reader.readexactly(int(length.group(1)))
-        self.idle.append((reader, writer))
-        return head[9:12].decode()
+        """One GET; its status, or `connection-error`."""
+        try:
+            return str((await self.connections.send("GET", path)).status_code)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            return f"connection-error ({type(exc).__name__})"
 
     async def run(self, paths: list[tuple[str, str]], rate: float, seconds: float) -> list[Stats]:
-        """Send `rate * seconds` requests cycling through (label, path); stats per label."""
+        """Send `rate * seconds` requests cycling through (label, path); stats per label.
+
+        The cyclic garbage collector is off during a phase: its full collections in this
+        process (60–140 ms) would delay requests and count as the server's latency."""
         stats = {label: Stats(label) for label, _ in paths}
+        gc.collect()
+        gc.disable()
+        try:
+            return await self._run(paths, stats, rate, seconds)
+        finally:
+            gc.enable()
+
+    async def _run(
+        self, paths: list[tuple[str, str]], stats: dict[str, Stats], rate: float, seconds: float
+    ) -> list[Stats]:
 
         async def one(label: str, path: str, due: float) -> None:
             stats[label].record(due, await self.get(path))
@@ -563,8 +670,7 @@ class PacedGets:
             label, path = paths[i % len(paths)]
             tasks.append(asyncio.create_task(one(label, path, due)))
         await asyncio.gather(*tasks)
-        for writer in self.opened:
-            writer.close()
+        self.connections.close()
         return list(stats.values())
 
 

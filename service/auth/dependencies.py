@@ -20,6 +20,7 @@ from service.auth.service import (
     Principal,
     authenticate,
     csrf_token,
+    recently_authenticated,
     session_principal,
     session_secret,
 )
@@ -54,8 +55,12 @@ async def current_key(
 
 
 def _bearer_principal(settings: SettingsDep, key: str) -> Principal:
-    with unit_of_work(settings) as uow:
-        principal = authenticate(uow.session, key)
+    """The key's principal: remembered if this process found it active lately (the dashboard's
+    pages, which the gate does not check), else from the database."""
+    principal = recently_authenticated(key)
+    if principal is None:
+        with unit_of_work(settings) as uow:
+            principal = authenticate(uow.session, key)
     if principal is None:
         raise UnauthorizedError("invalid, revoked or expired API key")
     return principal

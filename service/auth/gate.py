@@ -85,6 +85,9 @@ class AuthGate:
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app, self.settings = app, settings
+        self.lookups: dict[str, anyio.Event] = {}
+        """Keys being looked up now: a burst of requests with one key makes one query, not one
+        each (200 uploads at once used to make up to 200 when the key left the cache)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not gated(scope["method"], scope["path"]):
@@ -92,11 +95,20 @@ class AuthGate:
             return
         headers = Headers(scope=scope)
         key = bearer_key(headers)
-        known = recently_authenticated(key) if key is not None else None
+        known = await self._recent(key) if key is not None else None
         result: GateResult | None
         refusal: Response | None
         if known is not None:
             result, refusal = GateResult(known, "bearer"), None
+        elif key is not None and key not in self.lookups:
+            self.lookups[key] = lookup = anyio.Event()
+            try:
+                result, refusal = await anyio.to_thread.run_sync(
+                    self._check, scope["path"], headers
+                )
+            finally:
+                del self.lookups[key]
+                lookup.set()
         else:
             result, refusal = await anyio.to_thread.run_sync(self._check, scope["path"], headers)
         if refusal is not None:
@@ -106,6 +118,13 @@ class AuthGate:
         if result is not None:
             bind_context(project_id=result.principal.project_id)
         await self.app(scope, receive, send)
+
+    async def _recent(self, key: str) -> Principal | None:
+        """The key's principal if this process found it active lately, waiting for a lookup of
+        the same key already under way; None when it must be looked up (again)."""
+        if (pending := self.lookups.get(key)) is not None:
+            await pending.wait()
+        return recently_authenticated(key)
 
     def _check(self, path: str, headers: Headers) -> tuple[GateResult | None, Response | None]:
         key = bearer_key(headers)

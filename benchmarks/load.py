@@ -731,6 +731,7 @@ async def scenario_reads(
     ]
     log = next(dep.data_dir.glob(f"serve-{url.rsplit(':', 1)[1]}.log"))
     offset = log.stat().st_size
+    await PacedGets(url, headers).run(mix, 6, 1)  # warm: first renders compile templates
     print(f"read mix at {args.rate:g}/s for {args.seconds:g} s against `serve` (1 API process)")
     meter = CpuMeter([api_pid])
     for stats in await PacedGets(url, headers).run(mix, args.rate, args.seconds):

@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from irl.algorithms import ALGORITHM_NAMES, REWARD_MODELS
+from irl.algorithms import ALGORITHM_NAMES, DEEP_ALGORITHMS, REWARD_MODELS
 from irl.divergence import DISTANCES
 from irl.errors import Problem
 from service.auth.dependencies import DashboardAuth, LoginRequired
@@ -172,9 +172,20 @@ CursorText = Annotated[str | None, Query(max_length=400)]
 
 
 def create_body(
-    rollouts_id: str, algorithm: str, reward_model: str, seed: int, params: Any
+    rollouts_id: str,
+    algorithm: str,
+    reward_model: str,
+    seed: int,
+    params: dict[str, Any],
+    n_seeds: int = 1,
 ) -> InferenceCreate:
-    """The API's request body for a new inference, from a page's form (422 naming fields)."""
+    """The API's request body for a new inference, from a page's form (422 naming fields).
+
+    The form's `n_seeds` (independent fits) is a parameter of the deep algorithms only: it is
+    sent for them and dropped for tabular ones, which bootstrap instead."""
+    params = {name: value for name, value in params.items() if name != "n_seeds"}
+    if algorithm in DEEP_ALGORITHMS and n_seeds != 1:
+        params["n_seeds"] = n_seeds
     try:
         return InferenceCreate(
             rollouts_id=rollouts_id,

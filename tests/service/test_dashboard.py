@@ -357,9 +357,13 @@ async def test_rerun_and_start_enqueue_after_commit(
     assert_accessible(rollouts_page.text)
     started = await client.post(
         f"/rollouts/{ro}/infer",
-        data={"csrf_token": token, "algorithm": "mce_irl", "reward_model": "linear", "seed": "0"},
-    )
+        data={"csrf_token": token, "algorithm": "mce_irl", "reward_model": "linear", "seed": "0",
+              "n_seeds": "3"},
+    )  # fmt: skip
     assert started.status_code == 303 and len(queue.ids) == 2
+    started_id = started.headers["location"].rsplit("/", 1)[1]
+    # Independent fits are a deep-IRL parameter: a tabular job bootstraps instead.
+    assert "n_seeds" not in (await client.get(f"/v1/inferences/{started_id}")).json()["params"]
     deleted = await client.post(f"/inferences/{job}/delete", data={"csrf_token": token})
     assert deleted.status_code == 303
     assert (await client.get(f"/inferences/{job}")).status_code == 404

@@ -1,11 +1,14 @@
 """A deep inference's stored training report: quality signals, and on a maze with a tabular
 view the full report of the projected network."""
 
+import re
+
 import httpx
 
 from irl.verdict import VERDICTS
 from tests.service.conftest import Queue
 from tests.service.test_comparisons import _maze_density_inference
+from tests.service.test_dashboard import csrf_of
 
 
 async def test_maze_inferences_get_full_verdicts_and_seed_spreads(
@@ -54,3 +57,22 @@ async def test_maze_inferences_get_full_verdicts_and_seed_spreads(
     assert page.text.count("data-seed-range") == sum(
         r is not None for r in seeds["metrics"].values()
     )
+
+    # The dashboard's forms carry n_seeds to deep algorithms, checked like the API's.
+    rerun_field = re.search(r'id="rerun-n-seeds"[^>]*value="(\d+)"', page.text)
+    assert rerun_field is not None and rerun_field.group(1) == "2"
+    token = csrf_of(page.text)
+    answer = await client.post(
+        f"/rollouts/{rollouts['id']}/infer",
+        data={"csrf_token": token, "algorithm": "density", "reward_model": "mlp", "seed": "0",
+              "n_seeds": "3"},
+    )  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    new_id = answer.headers["location"].rsplit("/", 1)[1]
+    assert (await client.get(f"/v1/inferences/{new_id}")).json()["params"]["n_seeds"] == 3
+    refused = await client.post(
+        f"/inferences/{job.json()['id']}/rerun",
+        data={"csrf_token": token, "algorithm": "density", "reward_model": "mlp", "seed": "1",
+              "n_seeds": "9"},
+    )  # fmt: skip
+    assert refused.status_code == 422 and "n_seeds" in refused.text

@@ -453,12 +453,14 @@ def rerun(
     algorithm: Annotated[str, Form(max_length=40)],
     reward_model: Annotated[str, Form(max_length=40)],
     seed: Annotated[int, Form()],
+    n_seeds: Annotated[int, Form()] = 1,
     csrf_token: CsrfField = None,
 ) -> Response:
-    """Run the same rollouts again with another algorithm, reward model or seed."""
+    """Run the same rollouts again with another algorithm, reward model, seed or number of
+    independent fits."""
     require_csrf(auth, csrf_token)
     row = inferences.get_row(uow.session, auth.principal.project_id, inference_id)
-    body = create_body(row.rollouts_id, algorithm, reward_model, seed, dict(row.params))
+    body = create_body(row.rollouts_id, algorithm, reward_model, seed, dict(row.params), n_seeds)
     new = inferences.submit(
         uow, auth.principal.project_id, body, settings, request.app.state.enqueue
     )

@@ -120,11 +120,12 @@ def infer(
     algorithm: Annotated[str, Form(max_length=40)],
     reward_model: Annotated[str, Form(max_length=40)],
     seed: Annotated[int, Form()] = 0,
+    n_seeds: Annotated[int, Form()] = 1,
     csrf_token: CsrfField = None,
 ) -> Response:
     """Start an inference on this rollout set."""
     require_csrf(auth, csrf_token)
-    body = create_body(rollouts_id, algorithm, reward_model, seed, {})
+    body = create_body(rollouts_id, algorithm, reward_model, seed, {}, n_seeds)
     row = inferences.submit(
         uow, auth.principal.project_id, body, settings, request.app.state.enqueue
     )

@@ -43,11 +43,17 @@ from tests.e2e.test_deep_irl import balancing_episodes, mountain_car_episodes
 
 EXPERT_SEED = 800_000
 MAZE_KWARGS = {"maze_seed": EXPERT_SEED, "size": 3}
+HELD_OUT_SEED = 900_000
+HELD_OUT_MAZE_KWARGS = {"maze_seed": HELD_OUT_SEED, "size": 4}
 ENVIRONMENTS = {
     "cartpole": "seals/CartPole-v0",
     "mountain_car": "seals/MountainCar-v0",
     "maze": MAZE_IDS["test"],
+    # Held out: the defaults are tuned on these, and reported on the three above.
+    "pendulum": "Pendulum-v1",
+    "maze_train": MAZE_IDS["train"],
 }
+HELD_OUT = ("pendulum", "maze_train")
 
 
 def expert(name: str, n: int) -> tuple[TrajectorySet, dict[str, Any]]:
@@ -56,11 +62,42 @@ def expert(name: str, n: int) -> tuple[TrajectorySet, dict[str, Any]]:
         return parse_trajectories(balancing_episodes(n, EXPERT_SEED)), {}
     if name == "mountain_car":
         return parse_trajectories(mountain_car_episodes(n, EXPERT_SEED)), {}
-    maze = generate_maze(distribution="test", seed=EXPERT_SEED, size=MAZE_KWARGS["size"])
-    rng = np.random.default_rng(EXPERT_SEED)
-    return parse_trajectories(gym_trajectories(maze, agent="door_seeker", n=n, rng=rng)), dict(
-        MAZE_KWARGS
+    if name == "pendulum":
+        return parse_trajectories(pendulum_episodes(n, HELD_OUT_SEED)), {}
+    distribution, kwargs = ("train", HELD_OUT_MAZE_KWARGS) if name == "maze_train" else (
+        "test", MAZE_KWARGS
     )
+    maze = generate_maze(distribution=distribution, seed=kwargs["maze_seed"], size=kwargs["size"])
+    rng = np.random.default_rng(kwargs["maze_seed"])
+    return parse_trajectories(gym_trajectories(maze, agent="door_seeker", n=n, rng=rng)), dict(
+        kwargs
+    )
+
+
+def pendulum_episodes(n: int, seed: int) -> list[dict[str, Any]]:
+    """Swing up by pumping energy (E = w^2 / 2 + 15 cos(theta), 15 upright at rest, for
+    Pendulum-v1's theta'' = 15 sin(theta) + 3u), then hold with a PD law: mean return about
+    -150 against about -1300 for random torques."""
+    env = gym.make("Pendulum-v1")
+    episodes = []
+    for episode in range(n):
+        obs, _ = env.reset(seed=seed + episode)
+        observations, actions = [obs.tolist()], []
+        done = False
+        while not done:
+            cos, sin, velocity = (float(x) for x in obs)
+            if cos > 0.9:
+                torque = -(10.0 * np.arctan2(sin, cos) + 2.0 * velocity)
+            else:
+                energy = 0.5 * velocity**2 + 15.0 * cos
+                torque = 2.0 * np.sign(velocity * (15.0 - energy)) if velocity else 2.0
+            action = [float(np.clip(torque, -2.0, 2.0))]
+            obs, _, terminated, truncated, _ = env.step(np.array(action, dtype=np.float32))
+            observations.append(obs.tolist())
+            actions.append(action)
+            done = terminated or truncated
+        episodes.append({"obs": observations, "acts": actions, "terminal": bool(terminated)})
+    return episodes
 
 
 def random_episodes(env_id: str, kwargs: dict[str, Any], n: int) -> TrajectorySet:
@@ -73,10 +110,15 @@ def random_episodes(env_id: str, kwargs: dict[str, Any], n: int) -> TrajectorySe
         observations, actions = [np.ravel(obs).tolist()], []
         done, terminated = False, False
         while not done:
-            action = int(rng.integers(int(env.action_space.n)))  # type: ignore[attr-defined]
+            space = env.action_space
+            action: Any = (
+                int(rng.integers(int(space.n)))
+                if isinstance(space, gym.spaces.Discrete)
+                else rng.uniform(space.low, space.high).astype(np.float32)  # type: ignore[attr-defined]
+            )
             obs, _, terminated, truncated, _ = env.step(action)
             observations.append(np.ravel(obs).tolist())
-            actions.append(action)
+            actions.append(action.tolist() if isinstance(action, np.ndarray) else action)
             done = terminated or truncated
         episodes.append({"obs": observations, "acts": actions, "terminal": bool(terminated)})
     env.close()
@@ -134,7 +176,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--timesteps", default="5000,20000,60000")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--envs", default=",".join(ENVIRONMENTS))
+    parser.add_argument(
+        "--envs",
+        default="cartpole,mountain_car,maze",
+        help=f"any of {', '.join(ENVIRONMENTS)}; {' and '.join(HELD_OUT)} are for tuning",
+    )
+    parser.add_argument("--first-seed", type=int, default=0, help="fit seeds start here")
     parser.add_argument("--algorithms", default="airl,gail,density")
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--params", type=json.loads, default={})
@@ -146,7 +193,7 @@ def main() -> None:
     for env in args.envs.split(","):
         for algorithm in args.algorithms.split(","):
             for timesteps in budgets[:1] if algorithm == "density" else budgets:
-                for seed in range(args.seeds):
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
                     row = one_fit(env, algorithm, timesteps, seed, args)
                     rows.append(row)
                     print(json.dumps(row), flush=True)

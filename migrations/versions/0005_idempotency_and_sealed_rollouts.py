@@ -22,9 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("rollout_sets", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("n_chunks", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch_op.add_column(sa.Column("n_chunks", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("sealed_at", sa.DateTime(timezone=True), nullable=True))
     op.execute(
         "UPDATE rollout_sets SET n_chunks = (SELECT COUNT(*) FROM rollout_chunks "

@@ -214,6 +214,9 @@ class Inference(Base):
     epic: Mapped[float | None] = mapped_column(Float)
     curve: Mapped[list[dict[str, float]] | None] = deferred(mapped_column(JSON))
     log: Mapped[list[str] | None] = deferred(mapped_column(JSON))
+    fit_diagnostics: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSON))
+    """A deep fit's own measurements (irl.algorithms.base.FitDiagnostics): every report of it
+    carries them as its quality signals, whatever the reference."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from irl.algorithms import ALGORITHMS, InferenceResult, Progress
+from irl.algorithms.base import FitDiagnostics
 from irl.algorithms.mce_irl import warm_refit
 from irl.callables import RewardFn
 from irl.environments import GymnasiumEnvSpec, TabularMDP
@@ -40,6 +41,8 @@ class InferenceOutcome:
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     weights: bytes | None = None
     """A network reward's safetensors state dict (its config is in reward_spec)."""
+    fit_diagnostics: dict[str, Any] | None = None
+    """A deep fit's FitDiagnostics, kept with the inference for its later reports."""
 
     @property
     def verdict(self) -> str | None:
@@ -277,6 +280,7 @@ def _outcome(
             curve=result.curve,
             log=log,
             reports=reports,
+            fit_diagnostics=None if result.diagnostics is None else _plain(result.diagnostics),
         )
     return InferenceOutcome(
         reward_kind=inputs.inference.reward_model,
@@ -285,6 +289,18 @@ def _outcome(
         log=log,
         reports=reports,
     )
+
+
+def _plain(diagnostics: FitDiagnostics) -> dict[str, Any]:
+    """FitDiagnostics as JSON numbers (its values may be numpy scalars)."""
+    return {
+        name: None
+        if value is None
+        else int(value)
+        if isinstance(value, int | np.integer)
+        else float(value)
+        for name, value in asdict(diagnostics).items()
+    }
 
 
 def store_outcome(session: Session, inference_id: str, outcome: InferenceOutcome) -> None:

@@ -180,6 +180,7 @@ def _write_result(
                     epic=outcome.epic,
                     curve=list(outcome.curve),
                     log=[*outcome.log, f"finished in {elapsed:.2f} s"],
+                    fit_diagnostics=outcome.fit_diagnostics,
                 )
             if not repository.finish(
                 uow.session, inference_id, token=token, status=status, **fields

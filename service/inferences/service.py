@@ -9,9 +9,11 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from irl.algorithms import ALGORITHMS
+from irl.algorithms.base import FitDiagnostics
 from irl.environments import TabularMDP
 from irl.errors import InvalidInputError, Problem
-from irl.report import build_report
+from irl.report import Report, Sampled, build_report
+from irl.trajectories import TrajectorySet
 from service.core import artifacts, generations
 from service.core.db import PoolConfig, UnitOfWork, engine_for, unit_of_work
 from service.core.errors import ConflictError, NotFoundError, UnprocessableError, invalid_input
@@ -231,7 +233,24 @@ def custom_divergence(
         feature_goals=feature_goals,
     )
     report = build_report(compared, inputs.trajectories, rng=np.random.default_rng(row.seed))
+    if isinstance(compared, Sampled):
+        report = _with_quality(report, compared, row, inputs.trajectories)
     return {"inference_id": row.id, **reports.stored(compared, reference, report, inputs)}
+
+
+def _with_quality(
+    report: Report, compared: Sampled, row: Inference, trajectories: TrajectorySet
+) -> Report:
+    """A deep fit's report with its quality: the fit's own measurements, stored with the
+    inference, and the EPIC's noise and warnings against this report's reference. (The seeds'
+    spread, `quality.seeds`, is in the training report only: the other seeds' rewards are not
+    kept.)"""
+    from irl.report.deep import with_quality
+
+    stored = row.fit_diagnostics
+    diagnostics = None if stored is None else FitDiagnostics(**stored)
+    rng = np.random.default_rng(row.seed)
+    return with_quality(report, compared, diagnostics, trajectories, rng=rng)
 
 
 def goals(

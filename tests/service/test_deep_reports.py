@@ -29,6 +29,11 @@ async def test_maze_inferences_get_full_verdicts_and_seed_spreads(
         f"/v1/inferences/{inference_id}/divergence", params={"against": "environment"}
     )
     assert sampled.json()["verdict"] == "inconclusive"  # no tabular view on that path
+    # Every deep report carries the fit's quality (stored with the inference), its EPIC noise
+    # measured against its own reference; the seeds' spread stays in the training report.
+    other = sampled.json()["quality"]
+    assert other["demo_return"] == quality["demo_return"] and other["seeds"] is None
+    assert other["epic_standard_error"] > 0
 
     for bad in (0, 6, "2"):
         refused = await client.post(

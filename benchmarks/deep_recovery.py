@@ -39,7 +39,7 @@ from irl.environments.gym_rewards import environment_reward
 from irl.io.trajectories import parse_trajectories
 from irl.report import Sampled, build_report
 from irl.trajectories import TrajectorySet, concatenate
-from tests.e2e.test_deep_irl import balancing_episodes, mountain_car_episodes
+from tests.e2e.test_deep_irl import balancing_episodes, mountain_car_episodes, scripted_episodes
 
 EXPERT_SEED = 800_000
 MAZE_KWARGS = {"maze_seed": EXPERT_SEED, "size": 3}
@@ -64,10 +64,11 @@ def expert(name: str, n: int) -> tuple[TrajectorySet, dict[str, Any]]:
         return parse_trajectories(mountain_car_episodes(n, EXPERT_SEED)), {}
     if name == "pendulum":
         return parse_trajectories(pendulum_episodes(n, HELD_OUT_SEED)), {}
-    distribution, kwargs = ("train", HELD_OUT_MAZE_KWARGS) if name == "maze_train" else (
-        "test", MAZE_KWARGS
+    held_out = name == "maze_train"
+    kwargs = HELD_OUT_MAZE_KWARGS if held_out else MAZE_KWARGS
+    maze = generate_maze(
+        distribution="train" if held_out else "test", seed=kwargs["maze_seed"], size=kwargs["size"]
     )
-    maze = generate_maze(distribution=distribution, seed=kwargs["maze_seed"], size=kwargs["size"])
     rng = np.random.default_rng(kwargs["maze_seed"])
     return parse_trajectories(gym_trajectories(maze, agent="door_seeker", n=n, rng=rng)), dict(
         kwargs
@@ -78,26 +79,17 @@ def pendulum_episodes(n: int, seed: int) -> list[dict[str, Any]]:
     """Swing up by pumping energy (E = w^2 / 2 + 15 cos(theta), 15 upright at rest, for
     Pendulum-v1's theta'' = 15 sin(theta) + 3u), then hold with a PD law: mean return about
     -150 against about -1300 for random torques."""
-    env = gym.make("Pendulum-v1")
-    episodes = []
-    for episode in range(n):
-        obs, _ = env.reset(seed=seed + episode)
-        observations, actions = [obs.tolist()], []
-        done = False
-        while not done:
-            cos, sin, velocity = (float(x) for x in obs)
-            if cos > 0.9:
-                torque = -(10.0 * np.arctan2(sin, cos) + 2.0 * velocity)
-            else:
-                energy = 0.5 * velocity**2 + 15.0 * cos
-                torque = 2.0 * np.sign(velocity * (15.0 - energy)) if velocity else 2.0
-            action = [float(np.clip(torque, -2.0, 2.0))]
-            obs, _, terminated, truncated, _ = env.step(np.array(action, dtype=np.float32))
-            observations.append(obs.tolist())
-            actions.append(action)
-            done = terminated or truncated
-        episodes.append({"obs": observations, "acts": actions, "terminal": bool(terminated)})
-    return episodes
+
+    def torque(obs: np.ndarray) -> np.ndarray:
+        cos, sin, velocity = (float(x) for x in obs)
+        if cos > 0.9:
+            u = -(10.0 * np.arctan2(sin, cos) + 2.0 * velocity)
+        else:
+            energy = 0.5 * velocity**2 + 15.0 * cos
+            u = 2.0 * np.sign(velocity * (15.0 - energy)) if velocity else 2.0
+        return np.array([np.clip(u, -2.0, 2.0)], dtype=np.float32)
+
+    return scripted_episodes("Pendulum-v1", torque, n, seed)
 
 
 def random_episodes(env_id: str, kwargs: dict[str, Any], n: int) -> TrajectorySet:

@@ -4,7 +4,8 @@ stored as safetensors and served back bit for bit, and a running job cancelled w
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import gymnasium as gym
 import httpx
@@ -21,25 +22,35 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ENV_ID = "seals/CartPole-v0"
 
 
-def balancing_episodes(n: int, seed: int) -> list[dict]:
-    """A scripted controller that pushes the cart towards the pole's lean (a competent expert)."""
-    env = gym.make(ENV_ID)
+def scripted_episodes(
+    env_id: str, policy: Callable[[np.ndarray], Any], n: int, seed: int, *, rewards: bool = False
+) -> list[dict]:
+    """n episodes (reset seeds seed, seed + 1, ...) of a scripted policy of the observation,
+    with the recorded rewards when `rewards`."""
+    env = gym.make(env_id)
     episodes = []
     for episode in range(n):
         obs, _ = env.reset(seed=seed + episode)
-        observations, actions, rewards = [obs.tolist()], [], []
+        observations, actions, recorded = [obs.tolist()], [], []
         done = False
         while not done:
-            action = int(obs[2] + 0.5 * obs[3] > 0)
+            action = policy(obs)
             obs, reward, terminated, truncated, _ = env.step(action)
             observations.append(obs.tolist())
-            actions.append(action)
-            rewards.append(float(reward))
+            actions.append(action.tolist() if isinstance(action, np.ndarray) else action)
+            recorded.append(float(reward))
             done = terminated or truncated
-        episodes.append(
-            {"obs": observations, "acts": actions, "rews": rewards, "terminal": bool(terminated)}
-        )
+        episode_dict = {"obs": observations, "acts": actions, "terminal": bool(terminated)}
+        episodes.append({**episode_dict, "rews": recorded} if rewards else episode_dict)
+    env.close()
     return episodes
+
+
+def balancing_episodes(n: int, seed: int) -> list[dict]:
+    """A scripted controller that pushes the cart towards the pole's lean (a competent expert)."""
+    return scripted_episodes(
+        ENV_ID, lambda obs: int(obs[2] + 0.5 * obs[3] > 0), n, seed, rewards=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -102,20 +113,7 @@ def test_airl_on_cartpole_end_to_end(api: httpx.Client) -> None:
 
 def mountain_car_episodes(n: int, seed: int) -> list[dict]:
     """Push in the direction of motion: pumps energy until the car reaches the flag."""
-    env = gym.make("seals/MountainCar-v0")
-    episodes = []
-    for episode in range(n):
-        obs, _ = env.reset(seed=seed + episode)
-        observations, actions = [obs.tolist()], []
-        done = False
-        while not done:
-            action = 2 if obs[1] >= 0 else 0
-            obs, _, terminated, truncated, _ = env.step(action)
-            observations.append(obs.tolist())
-            actions.append(action)
-            done = terminated or truncated
-        episodes.append({"obs": observations, "acts": actions, "terminal": bool(terminated)})
-    return episodes
+    return scripted_episodes("seals/MountainCar-v0", lambda obs: 2 if obs[1] >= 0 else 0, n, seed)
 
 
 def maze_episodes(n: int, seed: int) -> tuple[dict, list[dict], int]:

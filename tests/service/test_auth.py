@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -145,6 +147,20 @@ async def test_a_key_revoked_by_another_process_is_refused_within_the_cache_time
     assert (await client.get("/v1/rollouts", headers=headers)).status_code == 401
 
 
+def counted_lookups(monkeypatch: pytest.MonkeyPatch, module: Any) -> Callable[[], int]:
+    """Count the database key lookups (`authenticate` calls) `module` makes from now on."""
+    calls = 0
+    real = module.authenticate
+
+    def counted(session: object, key: str) -> object:
+        nonlocal calls
+        calls += 1
+        return real(session, key)
+
+    monkeypatch.setattr(module, "authenticate", counted)
+    return lambda: calls
+
+
 async def test_a_burst_with_one_uncached_key_looks_it_up_once(
     client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,21 +170,13 @@ async def test_a_burst_with_one_uncached_key_looks_it_up_once(
 
     from service.auth import gate
 
-    lookups = 0
-    real = gate.authenticate
-
-    def counted(session: object, key: str) -> object:
-        nonlocal lookups
-        lookups += 1
-        return real(session, key)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(gate, "authenticate", counted)
+    lookups = counted_lookups(monkeypatch, gate)
     headers = {"Authorization": f"Bearer {new_key(settings)}"}
     answers = await asyncio.gather(
         *(client.get("/v1/rollouts", headers=headers) for _ in range(20))
     )
     assert [a.status_code for a in answers] == [200] * 20
-    assert lookups == 1
+    assert lookups() == 1
     wrong = {"Authorization": "Bearer msk_not_a_key_of_this_service"}
     answers = await asyncio.gather(*(client.get("/v1/rollouts", headers=wrong) for _ in range(5)))
     assert [a.status_code for a in answers] == [401] * 5
@@ -185,20 +193,12 @@ async def test_dashboard_pages_trust_a_bearer_key_for_the_cache_time_only(
     from service.core.models import utcnow
 
     monkeypatch.setattr(service, "KEY_CACHE_SECONDS", 0.3)
-    lookups = 0
-    real = dependencies.authenticate
-
-    def counted(session: object, key: str) -> object:
-        nonlocal lookups
-        lookups += 1
-        return real(session, key)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(dependencies, "authenticate", counted)
+    lookups = counted_lookups(monkeypatch, dependencies)
     key = new_key(settings)
     headers = {"Authorization": f"Bearer {key}"}
     for _ in range(5):
         assert (await client.get("/", headers=headers)).status_code == 200
-    assert lookups == 1
+    assert lookups() == 1
     with unit_of_work(settings) as uow:
         key_id = authenticate(uow.session, key).key_id  # type: ignore[union-attr]
         assert repository.revoke_key(uow.session, key_id, None, utcnow())

@@ -280,10 +280,13 @@ def test_validation_refuses_unknown_and_bad_keys() -> None:
 
 def test_validation_defaults_and_values() -> None:
     """Missing keys take the defaults; given ones are converted."""
-    params = validate_deep_params(
-        {"reward_hidden_sizes": [8, 8], "horizon": None, "discount": 0.99}, algorithm="airl"
-    )
+    given = {"reward_hidden_sizes": [8, 8], "horizon": None, "discount": 0.99}
+    params = validate_deep_params(given, algorithm="gail")
     assert params == DeepIrlParams(reward_hidden_sizes=(8, 8), discount=0.99)
+    # AIRL's own defaults (tuned on held-out environments), which given values still override.
+    airl = validate_deep_params(given, algorithm="airl")
+    assert airl == DeepIrlParams(reward_hidden_sizes=(8, 8), discount=0.99, reward_use_action=False)
+    assert validate_deep_params({"reward_use_action": True}, algorithm="airl").reward_use_action
 
 
 def test_trajectories_must_fit_the_environment(demos: TrajectorySet) -> None:

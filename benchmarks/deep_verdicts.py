@@ -105,7 +105,8 @@ def main() -> None:
             fit_seconds.append(seconds)
             print(f"seed {i} {agent:<14} deep {deep:<24} mce_irl {mce:<24} {seconds:5.1f} s")
     print(
-        f"\n{args.algorithm}, {args.timesteps} timesteps, {args.trajectories} trajectories, "
+        f"\n{args.algorithm}, {f'{args.timesteps} timesteps' if args.timesteps else 'default params'}, "
+        f"{args.trajectories} trajectories, "
         f"{args.size}x{args.size} `{DISTRIBUTION}` mazes, {args.seeds} seeds; "
         f"mean deep fit {np.mean(fit_seconds):.1f} s\n"
     )

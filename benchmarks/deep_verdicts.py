@@ -104,9 +104,9 @@ def main() -> None:
             pairs[agent][(deep, mce)] += 1
             fit_seconds.append(seconds)
             print(f"seed {i} {agent:<14} deep {deep:<24} mce_irl {mce:<24} {seconds:5.1f} s")
+    budget = f"{args.timesteps} timesteps" if args.timesteps else "default params"
     print(
-        f"\n{args.algorithm}, {f'{args.timesteps} timesteps' if args.timesteps else 'default params'}, "
-        f"{args.trajectories} trajectories, "
+        f"\n{args.algorithm}, {budget}, {args.trajectories} trajectories, "
         f"{args.size}x{args.size} `{DISTRIBUTION}` mazes, {args.seeds} seeds; "
         f"mean deep fit {np.mean(fit_seconds):.1f} s\n"
     )

@@ -18,6 +18,7 @@ import safetensors.numpy
 import torch as th
 from imitation.algorithms.adversarial.gail import RewardNetFromDiscriminatorLogit
 from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet, RewardNet
+from imitation.util.networks import RunningNorm
 from safetensors import SafetensorError
 from stable_baselines3.common.preprocessing import is_image_space
 from torch import nn
@@ -43,11 +44,7 @@ class NetworkReward:
 
     def __post_init__(self) -> None:
         """Refuse configs and state dicts that do not build the described architecture."""
-        check_config(self.config)
-        try:
-            expected = _module_from_config(self.config).state_dict()
-        except (KeyError, TypeError, ValueError) as error:
-            raise InvalidInputError.at("reward.config", f"cannot build: {error!r}") from None
+        expected = _expected_state(self.config)
         names = set(self.state_dict)
         if names != set(expected):
             missing = sorted(set(expected) - names)[:3]
@@ -102,7 +99,13 @@ class NetworkReward:
             arrays = safetensors.numpy.load(bytes(data))
         except (SafetensorError, ValueError) as error:
             raise InvalidInputError.at("reward", f"not a safetensors file: {error}") from None
-        return cls(config=json.loads(json.dumps(config)), state_dict=arrays)
+        config = json.loads(json.dumps(config))
+        # safetensors keeps a scalar (RunningNorm's count) as shape [1]: back to a scalar.
+        scalars = {k for k, v in _expected_state(config).items() if v.dim() == 0}
+        for name in scalars & set(arrays):
+            if arrays[name].shape == (1,):
+                arrays[name] = arrays[name].reshape(())
+        return cls(config=config, state_dict=arrays)
 
     def config_json(self) -> str:
         """The config as canonical JSON text (sorted keys)."""
@@ -246,6 +249,15 @@ def action_space(config: Mapping[str, Any]) -> gym.spaces.Box | gym.spaces.Discr
     return observation_space(config)
 
 
+def _expected_state(config: Any) -> dict[str, th.Tensor]:
+    """The state dict of the architecture a config describes (422 when it describes none)."""
+    check_config(config)
+    try:
+        return dict(_module_from_config(config).state_dict())
+    except (KeyError, TypeError, ValueError) as error:
+        raise InvalidInputError.at("reward.config", f"cannot build: {error!r}") from None
+
+
 def _basic_config(net: BasicRewardNet) -> dict[str, Any]:
     """Config of a BasicRewardNet (ReLU MLP without dropout or input normalisation)."""
     return {
@@ -260,14 +272,17 @@ def _basic_config(net: BasicRewardNet) -> dict[str, Any]:
         "hidden_sizes": _hidden_sizes(net.mlp),
         "activation": "relu",
         "normalize_images": bool(net.normalize_images),
+        "normalize_input": isinstance(getattr(net.mlp, "normalize_input", None), RunningNorm),
     }
 
 
 def _hidden_sizes(mlp: nn.Module) -> list[int]:
-    """Hidden widths of an imitation build_mlp; refuses layers the config cannot describe."""
+    """Hidden widths of an imitation build_mlp; refuses layers the config cannot describe (an
+    input RunningNorm is the config's `normalize_input`)."""
     allowed = (nn.Linear, nn.ReLU, nn.Flatten)
     for name, layer in mlp.named_children():
-        if not isinstance(layer, allowed) and name != "squeeze":
+        described = isinstance(layer, allowed) or name == "squeeze"
+        if not described and not (name == "normalize_input" and isinstance(layer, RunningNorm)):
             raise ValueError(f"unsupported layer {name}: {type(layer).__name__}")
     linears = [m for m in mlp.children() if isinstance(m, nn.Linear)]
     return [int(m.out_features) for m in linears[:-1]]
@@ -279,7 +294,11 @@ def _module_from_config(config: Mapping[str, Any]) -> RewardNet:
         return KernelDensityRewardNet(config)
     obs_space = observation_space(config["observation"])
     act_space = action_space(config["action"])
-    flags = {k: bool(config[k]) for k in ("use_state", "use_action", "use_next_state", "use_done")}
+    flags: dict[str, Any] = {
+        k: bool(config[k]) for k in ("use_state", "use_action", "use_next_state", "use_done")
+    }
+    if config.get("normalize_input", False):
+        flags["normalize_input_layer"] = RunningNorm
     net: RewardNet
     with th.random.fork_rng(devices=[]):
         if config["kind"] == "basic_shaped":

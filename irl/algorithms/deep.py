@@ -297,12 +297,14 @@ def _trainer(
 
 def _reward_net(algorithm: str, venv: DummyVecEnv, params: DeepIrlParams) -> RewardNet:
     """AIRL: BasicShapedRewardNet (base + potential); GAIL: BasicRewardNet discriminator."""
-    flags = {
+    flags: dict[str, Any] = {
         "use_state": True,
         "use_action": params.reward_use_action,
         "use_next_state": params.reward_use_next_state,
         "use_done": params.reward_use_done,
     }
+    if params.reward_normalize_input:
+        flags["normalize_input_layer"] = networks.RunningNorm
     if algorithm == "airl":
         return BasicShapedRewardNet(
             venv.observation_space,

@@ -63,6 +63,9 @@ class DeepIrlParams:
     reward_use_action: bool = True
     reward_use_next_state: bool = False
     reward_use_done: bool = False
+    reward_normalize_input: bool = False
+    """Normalise the reward (and AIRL's potential) network's inputs to mean 0 and standard
+    deviation 1 with running statistics (imitation's RunningNorm, kept with the weights)."""
     density_type: str = "state_action"
     """density only: state, state_action or state_state."""
     kernel_bandwidth: float = 0.5
@@ -132,6 +135,7 @@ _ADVERSARIAL_PARSERS: dict[str, _Parser] = {
     "reward_use_action": (as_bool, {}),
     "reward_use_next_state": (as_bool, {}),
     "reward_use_done": (as_bool, {}),
+    "reward_normalize_input": (as_bool, {}),
 }
 _PARSERS: dict[str, dict[str, _Parser]] = {
     "airl": {**_ADVERSARIAL_PARSERS, "potential_hidden_sizes": (_as_hidden_sizes, {})},

@@ -10,6 +10,7 @@ from imitation.algorithms.adversarial.gail import RewardNetFromDiscriminatorLogi
 from imitation.algorithms.density import DensityAlgorithm, DensityType
 from imitation.data import types
 from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet, RewardNet
+from imitation.util.networks import RunningNorm
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from irl.algorithms.deep import density_features
@@ -41,8 +42,24 @@ def _batch(act_space: gym.Space, n: int = 50) -> tuple[np.ndarray, ...]:
     return obs, acts, next_obs, rng.random(n) < 0.2
 
 
+def _normalised(make: type[RewardNet], *args: object, **kwargs: object) -> RewardNet:
+    """A seeded network with input RunningNorms whose statistics have seen one training batch
+    (so they differ from their initial values)."""
+    net = _seeded(make, *args, normalize_input_layer=RunningNorm, **kwargs)
+    obs, acts, next_obs, dones = _batch(net.action_space)
+    net.train()
+    net(*net.preprocess(obs, acts, next_obs, dones))
+    if isinstance(net, BasicShapedRewardNet):
+        assert float(net.potential._potential_net.normalize_input.count) > 0  # type: ignore[union-attr]
+    return net.eval()
+
+
 NETS = {
     "basic_discrete": lambda: _seeded(BasicRewardNet, OBS, DISCRETE, use_next_state=True),
+    "basic_normalised": lambda: _normalised(BasicRewardNet, OBS, BOX, use_next_state=True),
+    "shaped_normalised": lambda: _normalised(
+        BasicShapedRewardNet, OBS, DISCRETE, discount_factor=0.9
+    ),
     "basic_box": lambda: _seeded(BasicRewardNet, OBS, BOX, use_done=True, hid_sizes=(8,)),
     "shaped": lambda: _seeded(BasicShapedRewardNet, OBS, DISCRETE, discount_factor=0.9),
     "gail": lambda: RewardNetFromDiscriminatorLogit(_seeded(BasicRewardNet, OBS, BOX)),
@@ -179,3 +196,20 @@ class _SpacesEnv(gym.Env):
     def step(self, action: int) -> tuple:
         """Nothing happens."""
         return np.zeros(4, np.float32), 0.0, False, False, {}
+
+
+def test_input_normalisation_is_described_and_kept() -> None:
+    """A normalised network's config says so, its running statistics travel in the state dict,
+    and evaluating the stored reward never updates them."""
+    net = NETS["basic_normalised"]()
+    reward = NetworkReward.from_module(net)
+    assert reward.config["normalize_input"] is True
+    assert NetworkReward.from_module(NETS["basic_box"]()).config["normalize_input"] is False
+    stats = {k: v for k, v in reward.state_dict.items() if "normalize_input" in k}
+    assert stats and float(stats["mlp.normalize_input.count"]) > 0
+    batch = _batch(BOX)
+    first = reward(*batch)
+    np.testing.assert_array_equal(reward(*batch), first)
+    module = reward._module
+    for key, value in stats.items():
+        np.testing.assert_array_equal(module.state_dict()[key].numpy(), value)

@@ -248,7 +248,12 @@ def _with_quality(
     from irl.report.deep import with_quality
 
     stored = row.fit_diagnostics
-    diagnostics = None if stored is None else FitDiagnostics(**stored)
+    known = FitDiagnostics.__dataclass_fields__
+    diagnostics = (
+        None
+        if stored is None
+        else FitDiagnostics(**{name: value for name, value in stored.items() if name in known})
+    )
     rng = np.random.default_rng(row.seed)
     return with_quality(report, compared, diagnostics, trajectories, rng=rng)
 

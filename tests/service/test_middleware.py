@@ -188,11 +188,11 @@ async def test_no_free_connection_is_a_quick_503_with_retry_after(
     assert int(response.headers["retry-after"]) >= 1
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # a lock of SQLite's own
 async def test_sqlite_lock_held_elsewhere_is_a_503_not_a_500(
     settings: Settings, queue: Queue, api_key: str
 ) -> None:
-    if not settings.is_sqlite:
-        pytest.skip("SQLite only")
+    assert settings.is_sqlite
     settings = settings.model_copy(update={"sqlite_busy_seconds": 0.2})
     app = create_app(settings, enqueue=queue, queue_check=lambda: None)
     other = sqlite3.connect(settings.database_url.split("///", 1)[1], isolation_level=None)

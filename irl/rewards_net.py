@@ -45,6 +45,14 @@ class NetworkReward:
     def __post_init__(self) -> None:
         """Refuse configs and state dicts that do not build the described architecture."""
         expected = _expected_state(self.config)
+        # safetensors keeps a scalar (RunningNorm's count) as shape [1]: back to a scalar.
+        restored = {
+            name: value.reshape(())
+            if name in expected and expected[name].dim() == 0 and np.shape(value) == (1,)
+            else value
+            for name, value in self.state_dict.items()
+        }
+        object.__setattr__(self, "state_dict", restored)
         names = set(self.state_dict)
         if names != set(expected):
             missing = sorted(set(expected) - names)[:3]
@@ -99,13 +107,7 @@ class NetworkReward:
             arrays = safetensors.numpy.load(bytes(data))
         except (SafetensorError, ValueError) as error:
             raise InvalidInputError.at("reward", f"not a safetensors file: {error}") from None
-        config = json.loads(json.dumps(config))
-        # safetensors keeps a scalar (RunningNorm's count) as shape [1]: back to a scalar.
-        scalars = {k for k, v in _expected_state(config).items() if v.dim() == 0}
-        for name in scalars & set(arrays):
-            if arrays[name].shape == (1,):
-                arrays[name] = arrays[name].reshape(())
-        return cls(config=config, state_dict=arrays)
+        return cls(config=json.loads(json.dumps(config)), state_dict=arrays)
 
     def config_json(self) -> str:
         """The config as canonical JSON text (sorted keys)."""
@@ -259,7 +261,7 @@ def _expected_state(config: Any) -> dict[str, th.Tensor]:
 
 
 def _basic_config(net: BasicRewardNet) -> dict[str, Any]:
-    """Config of a BasicRewardNet (ReLU MLP without dropout or input normalisation)."""
+    """Config of a BasicRewardNet (ReLU MLP without dropout, optionally an input RunningNorm)."""
     return {
         "format": FORMAT_VERSION,
         "kind": "basic",

@@ -78,8 +78,8 @@ def deep_irl(
     make_env = _env_factory(env, env_kwargs or {})
     obs_space, act_space, horizon = _spaces_and_horizon(make_env, params)
     _check_trajectories(trajectories, obs_space, act_space)
+    env_id = env if isinstance(env, str) else None
     if algorithm == "density":
-        env_id = env if isinstance(env, str) else None
         return _density(
             trajectories, obs_space, act_space, rng, params, progress, should_stop, env_id
         )
@@ -110,7 +110,7 @@ def deep_irl(
                 trainer,
                 venv,
                 held_out,
-                demo_return=demo_return(env if isinstance(env, str) else None, trajectories),
+                demo_return=demo_return(env_id, trajectories),
                 n_episodes=params.n_eval_episodes,
                 rng=rng,
             )

@@ -87,10 +87,11 @@ def _gain_and_bias(chain: np.ndarray, r_pi: np.ndarray) -> tuple[float, np.ndarr
     system[:n, n] = 1.0
     system[n, :n] = 1.0
     rhs = np.append(r_pi, 0.0)
-    try:
+    # A singular system can "solve" to values of 1e16 whose residual rounds to nothing (two
+    # absorbing states: I - P = 0), so the rank decides, not the residual alone.
+    solution = None
+    if np.linalg.matrix_rank(system) == n + 1:
         solution = np.linalg.solve(system, rhs)
-    except np.linalg.LinAlgError:
-        solution = None
     residual_scale = RESIDUAL_TOLERANCE * (1.0 + float(np.abs(r_pi).max()))
     if solution is None or not np.abs(system @ solution - rhs).max() <= residual_scale:
         solution = np.linalg.lstsq(system, rhs, rcond=None)[0]

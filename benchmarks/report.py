@@ -4,15 +4,16 @@ For open gridworlds (side x side, 5 actions, horizon 2 * side; benchmarks.mce_ir
 (irl.environments.maze, up to its largest size) with a linear door reward and 50 soft-optimal
 expert trajectories, each row gives: the linear MCE IRL fit's time (fast solver); the report's
 time (irl.report.exact_report as the service runs it, on the sparse backend: every distance,
-returns, goal-directedness, named goals, optimisation power, and the bootstrap's 20 refits
-warm-started from the fit, each re-measured); their ratio; peak traced memory of fit and
-report; and, up to --dense-max-states, the time of the dense reference (the same numbers from
-(S, A, S) arrays with cold refits, as the report ran before the sparse backend) and its ratio
-to the sparse one. Sizes run in order until --max-seconds is spent (a size is started
-only if the previous one suggests it will finish).
+returns, goal-directedness, named goals, optimisation power, and the bootstrap's 20 refits, each
+re-measured; `--bootstrap-refit` as MCE IRL's params.bootstrap_refit, default `newton`); their
+ratio; peak traced memory of fit and report; and, up to --dense-max-states, the time of the
+dense reference (the same numbers from (S, A, S) arrays with cold refits, as the report ran
+before the sparse backend) and its ratio to the sparse one. Sizes run in order until
+--max-seconds is spent (a size is started only if the previous one suggests it will finish).
 
     .venv/bin/python -m benchmarks.report [--sides 32 40 100 316] [--mazes 22 25]
         [--max-seconds 1500] [--dense-max-states 3000] [--bootstrap 20] [--repeat 1]
+        [--bootstrap-refit newton|converged|one_step] [--untraced]
 """
 
 import argparse
@@ -66,8 +67,17 @@ class Row:
     dense_seconds: float | None
 
 
+TRACE = True
+"""Trace allocations for the peak-memory columns (--untraced: time without tracemalloc, whose
+bookkeeping slows the report's many small allocations; the peaks then show 0)."""
+
+
 def timed(work: Callable[[], T]) -> tuple[T, float, float]:
     """(result, wall seconds, peak traced MB) of work()."""
+    if not TRACE:
+        start = time.perf_counter()
+        result = work()
+        return result, time.perf_counter() - start, 0.0
     tracemalloc.start()
     tracemalloc.reset_peak()
     start = time.perf_counter()
@@ -86,13 +96,23 @@ def fit(mdp: TabularMDP, ts: TrajectorySet) -> tuple[LinearReward | TabularRewar
 
 
 def sparse_report(
-    mdp: TabularMDP, ts: TrajectorySet, inferred: LinearReward | TabularReward, n_bootstrap: int
+    mdp: TabularMDP,
+    ts: TrajectorySet,
+    inferred: LinearReward | TabularReward,
+    n_bootstrap: int,
+    bootstrap_refit: str = "newton",
 ) -> float:
     """The service's report (irl.report.exact_report on the sparse backend: distances, returns,
     goal-directedness, named goals, optimisation power, verdict) with the bootstrap's refits
-    warm-started from the fit; mean refit iterations."""
+    started from the fit; mean refit iterations (objective evaluations; 0 for one-step refits)."""
     iterations: list[int] = []
-    refit = warm_refit(mdp, reward_model="linear", params={}, fitted=inferred, record=iterations)
+    refit = warm_refit(
+        mdp,
+        reward_model="linear",
+        params={"bootstrap_refit": bootstrap_refit},
+        fitted=inferred,
+        record=iterations,
+    )
     exact_report(
         mdp=mdp,
         trajectories=ts,
@@ -142,14 +162,23 @@ def dense_report(
 
 
 def measure_size(
-    name: str, mdp: TabularMDP, *, n_bootstrap: int, dense_max_states: int, repeat: int
+    name: str,
+    mdp: TabularMDP,
+    *,
+    n_bootstrap: int,
+    dense_max_states: int,
+    repeat: int,
+    bootstrap_refit: str = "newton",
 ) -> Row:
     """Fit, sparse report and (small enough) dense report of one environment; fit and sparse
     report take the fastest of `repeat` runs (the machine is shared), the dense report one."""
     ts = expert_trajectories(mdp, n=N_TRAJECTORIES, rng=np.random.default_rng(7))
     fits = [timed(lambda: fit(mdp, ts)) for _ in range(repeat)]
     (inferred, iterations), fit_seconds, fit_peak = min(fits, key=lambda run: run[1])
-    reports = [timed(lambda: sparse_report(mdp, ts, inferred, n_bootstrap)) for _ in range(repeat)]
+    reports = [
+        timed(lambda: sparse_report(mdp, ts, inferred, n_bootstrap, bootstrap_refit))
+        for _ in range(repeat)
+    ]
     refit_iterations, report_seconds, report_peak = min(reports, key=lambda run: run[1])
     dense_seconds = None
     if mdp.n_states <= dense_max_states:
@@ -209,7 +238,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dense-max-states", type=int, default=3000)
     parser.add_argument("--bootstrap", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=1, help="fastest of this many runs")
+    parser.add_argument(
+        "--bootstrap-refit", choices=("newton", "converged", "one_step"), default="newton"
+    )
+    parser.add_argument("--untraced", action="store_true", help="time without tracemalloc")
     args = parser.parse_args(argv)
+    global TRACE
+    TRACE = not args.untraced
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared)")
     print(
         "| environment | states | H | fit s (iterations) | sparse report s (mean refit it) "
@@ -233,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
             n_bootstrap=args.bootstrap,
             dense_max_states=args.dense_max_states,
             repeat=args.repeat,
+            bootstrap_refit=args.bootstrap_refit,
         )
         print_row(row)
         last_total = row.fit_seconds + row.report_seconds + (row.dense_seconds or 0.0)

@@ -322,6 +322,8 @@ def behaviour_logits(
 
     @lru_cache(maxsize=remember)
     def logits(beta: float) -> np.ndarray:
+        if beta == 0:  # the uniform policy: no pass
+            return np.full((len(data.times), mdp.n_actions), -float(np.log(mdp.n_actions)))
         return soft_logits_at(dynamics, scaled, times=data.times, states=data.states, beta=beta)
 
     return logits
@@ -341,9 +343,10 @@ def fit_behaviour(
 
     reward: dense (S, A, S), a PlanningReward, or None for the bias-only model (closed form: the
     action frequencies). `logits` (from behaviour_logits) shares plans between fits of one
-    reward. beta is found on a geometric grid refined by a bounded scalar search in log(beta);
-    with `around` > 0 (a bootstrap resample, from the full data's beta) by a local search there
-    instead (_local_search). For each beta the bias is a concave (multinomial-logit) fit.
+    reward. beta is found on a geometric grid (ratio 4) refined by a local search around its
+    best point (_local_search: ratio sqrt(2), then a parabola's vertex); with `around` > 0 (a
+    bootstrap resample, from the full data's beta) by the local search alone. For each beta the
+    bias is a concave (multinomial-logit) fit.
     """
     n_actions = mdp.n_actions
     uniform = np.zeros(n_actions)
@@ -379,18 +382,8 @@ def fit_behaviour(
     results = {beta: profile(beta) for beta in _BETA_GRID}
     best_beta = max(results, key=lambda beta: results[beta][0])
     if planning.spread > 0 and best_beta > 0:
-        lo = max(best_beta / 4, _BETA_GRID[1] / 4)
-        hi = min(best_beta * 4, MAX_INVERSE_TEMPERATURE)
-        found = scipy.optimize.minimize_scalar(
-            lambda x: -profile(float(np.exp(x)))[0],
-            bounds=(np.log(lo), np.log(hi)),
-            method="bounded",
-            options={"xatol": 0.01},
-        )
-        beta = float(np.exp(found.x))
-        if -float(found.fun) > results[best_beta][0]:
-            results[beta] = profile(beta)
-            best_beta = beta
+        results.update(_local_search(profile, best_beta))
+        best_beta = max(results, key=lambda beta: results[beta][0])
     ll, b = results[best_beta]
     probabilities = scipy.special.softmax(b)
     return BehaviourFit(float(ll), best_beta, tuple(float(p) for p in probabilities))

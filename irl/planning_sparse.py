@@ -4,11 +4,10 @@ The sparse report's counterpart of irl.planning: the same policies (greedy with 
 actions sharing probability, soft-optimal with temperature 1, uniform) and the same returns, but
 a reward enters as r(s, a) = E[R(s, a, S')] (irl.rewards_sparse.SparseReward.expected) and no
 (H, S, A) policy is ever stored. Passes run on the fast solver's action-major layout
-(irl.algorithms.fast_mce.SparseDynamics) and advance several value vectors with one sparse
-product per step: O(H * nnz) time, O(S * A) memory.
+(irl.algorithms.fast_mce.SparseDynamics) with one sparse product per value vector and step and
+in-place work on contiguous (A, S) blocks: O(H * nnz) time, O(S * A) memory. The uniform
+policy's return is linear in the reward: one forward pass (uniform_visits) serves every reward.
 """
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,7 +15,6 @@ from irl.algorithms.fast_mce import SparseDynamics
 from irl.environments.tabular import TabularMDP
 from irl.errors import InvalidInputError
 from irl.planning import TIE_TOLERANCE
-from irl.trajectories import TrajectorySet
 
 
 def planning_dynamics(mdp: TabularMDP) -> SparseDynamics:
@@ -31,99 +29,86 @@ def planning_dynamics(mdp: TabularMDP) -> SparseDynamics:
 
 
 def _expected_next(dynamics: SparseDynamics, values: np.ndarray) -> np.ndarray:
-    """(A, S, k) E[V_j(s') | s, a] of k value vectors (S, k), one sparse product."""
-    product = dynamics.by_action @ values
-    return np.asarray(product).reshape(dynamics.n_actions, dynamics.n_states, values.shape[1])
+    """(A, S) gamma * E[V(s') | s, a] of one value vector (S,): a fresh array, one sparse
+    product."""
+    q = np.asarray(dynamics.by_action @ values).reshape(dynamics.n_actions, dynamics.n_states)
+    if dynamics.discount != 1.0:
+        q *= dynamics.discount
+    return q
 
 
-def _greedy(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(best (S,), policy (A, S)) of Q (A, S): tied best actions share probability
-    (irl.planning.optimal_policy's rule)."""
+def _by_action(r: np.ndarray) -> np.ndarray:
+    """(A, S) contiguous copy of an (S, A) reward: every per-step sum runs over contiguous
+    rows."""
+    return np.ascontiguousarray(r.T, dtype=np.float64)
+
+
+def _greedy(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(best (S,), tied best actions (A, S) bool, their number (S,)) of Q (A, S): tied best
+    actions share probability (irl.planning.optimal_policy's rule)."""
     best = q.max(axis=0)
     greedy = q >= best - TIE_TOLERANCE * (1.0 + np.abs(best))
-    return best, greedy / greedy.sum(axis=0)
+    return best, greedy, greedy.sum(axis=0)
+
+
+def _policy_value(q: np.ndarray, greedy: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """(S,) sum_a pi(a | s) Q(a, s) for the greedy policy sharing ties; overwrites q."""
+    q *= greedy
+    return np.asarray(q.sum(axis=0) / count)
 
 
 def _log_partition(q: np.ndarray) -> np.ndarray:
-    """(S,) log sum_a exp Q(a, s), shifted by the maximum."""
+    """(S,) log sum_a exp Q(a, s), shifted by the maximum; overwrites q."""
     peak = q.max(axis=0)
-    return np.log(np.exp(q - peak).sum(axis=0)) + peak
+    q -= peak
+    np.exp(q, out=q)
+    total = np.log(q.sum(axis=0))
+    total += peak
+    return total
 
 
 def greedy_values(
     dynamics: SparseDynamics, *, plan: np.ndarray, evaluate: np.ndarray
 ) -> np.ndarray:
     """(S,) t = 0 values under `evaluate` of the policy optimal for `plan` (both (S, A))."""
-    plan_t, evaluate_t = plan.T, evaluate.T
-    values = np.zeros((dynamics.n_states, 2))
+    plan_t, evaluate_t = _by_action(plan), _by_action(evaluate)
+    planned = achieved = np.zeros(dynamics.n_states)
     for _ in range(dynamics.horizon):
-        expected = dynamics.discount * _expected_next(dynamics, values)
-        best, policy = _greedy(plan_t + expected[:, :, 0])
-        values[:, 0] = best
-        values[:, 1] = (policy * (evaluate_t + expected[:, :, 1])).sum(axis=0)
-    return np.asarray(values[:, 1])
+        q = _expected_next(dynamics, planned)
+        q += plan_t
+        planned, greedy, count = _greedy(q)
+        achieved_q = _expected_next(dynamics, achieved)
+        achieved_q += evaluate_t
+        achieved = _policy_value(achieved_q, greedy, count)
+    return achieved
 
 
-@dataclass(frozen=True)
-class RewardPasses:
-    """What the report needs of one reward, from one streamed pass: t = 0 values (S,) of its
-    optimal (ties shared) and uniform-random policies, and the log-likelihood of demonstrated
-    actions under its soft-optimal policy (None when no trajectories were given)."""
-
-    optimal: np.ndarray
-    random: np.ndarray
-    log_likelihood: float | None
-
-
-def reward_passes(
-    dynamics: SparseDynamics, r: np.ndarray, trajectories: TrajectorySet | None = None
-) -> RewardPasses:
-    """One backward pass advancing the greedy, uniform and soft values of r (S, A) together.
-
-    The soft-optimal policy of time t (temperature 1, irl.planning.soft_optimal_policy) scores
-    the demonstrated steps taken at t and is dropped.
-    """
-    horizon = dynamics.horizon
-    steps = None if trajectories is None else _steps_by_time(trajectories, horizon)
-    r_t = r.T
-    values = np.zeros((dynamics.n_states, 4))  # planned max, greedy policy, uniform, soft
-    total = 0.0
-    for t in reversed(range(horizon)):
-        expected = dynamics.discount * _expected_next(dynamics, values)
-        best, policy = _greedy(r_t + expected[:, :, 0])
-        values[:, 1] = (policy * (r_t + expected[:, :, 1])).sum(axis=0)
-        values[:, 0] = best
-        values[:, 2] = (r_t + expected[:, :, 2]).mean(axis=0)
-        q = r_t + expected[:, :, 3]
-        log_partition = _log_partition(q)
-        if steps is not None:
-            states, actions, bounds = steps
-            now = slice(bounds[t], bounds[t + 1])
-            total += float((q[actions[now], states[now]] - log_partition[states[now]]).sum())
-        values[:, 3] = log_partition
-    return RewardPasses(
-        optimal=values[:, 1].copy(),
-        random=values[:, 2].copy(),
-        log_likelihood=None if steps is None else total,
-    )
+def optimal_values(dynamics: SparseDynamics, r: np.ndarray) -> np.ndarray:
+    """(S,) t = 0 optimal values of r (S, A), V_t = max_a r + gamma E[V_t+1]: one streamed
+    backward pass. (The policy irl.planning.optimal_policy makes of them, tied best actions
+    sharing probability, is worth the same up to TIE_TOLERANCE per step.)"""
+    r_t = _by_action(r)
+    values = np.zeros(dynamics.n_states)
+    for _ in range(dynamics.horizon):
+        q = _expected_next(dynamics, values)
+        q += r_t
+        values = q.max(axis=0)
+    return values
 
 
-def _steps_by_time(
-    trajectories: TrajectorySet, horizon: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(states, actions, bounds) of the demonstrated steps sorted by time: steps at time t are
-    [bounds[t], bounds[t + 1])."""
-    states, actions, _ = trajectories.transitions()
-    times = trajectories.timesteps
-    if times.size and int(times.max()) >= horizon:
-        raise InvalidInputError.at(
-            "trajectories",
-            f"a trajectory has {int(trajectories.lengths.max())} actions, more than the "
-            f"horizon {horizon}",
-        )
-    order = np.argsort(times, kind="stable")
-    bounds = np.searchsorted(times[order], np.arange(horizon + 1))
-    return np.asarray(states)[order], np.asarray(actions)[order], bounds
+def uniform_visits(dynamics: SparseDynamics) -> np.ndarray:
+    """(S,) discounted visits sum_{t < H} gamma^t P(S_t = s) of the uniform-random policy from
+    the initial distribution (one forward pass): its return under any reward r (S, A) is
+    uniform_visits @ r.mean(axis=1), without a pass per reward."""
+    state = dynamics.initial_dist.copy()
+    visits = np.zeros(dynamics.n_states)
+    weight = 1.0
+    for _ in range(dynamics.horizon):
+        visits += weight * state
+        flow = np.tile(state / dynamics.n_actions, dynamics.n_actions)
+        state = np.asarray(dynamics.transposed @ flow)
+        weight *= dynamics.discount
+    return visits
 
 
 def soft_logits_at(
@@ -142,12 +127,14 @@ def soft_logits_at(
     order = np.argsort(times, kind="stable")
     bounds = np.searchsorted(times[order], np.arange(dynamics.horizon + 1))
     logits = np.empty((times.size, dynamics.n_actions))
-    scaled = beta * r.T
-    values = np.zeros((dynamics.n_states, 1))
+    scaled = _by_action(r)
+    scaled *= beta
+    values = np.zeros(dynamics.n_states)
     for t in reversed(range(dynamics.horizon)):
-        q = scaled + dynamics.discount * _expected_next(dynamics, values)[:, :, 0]
-        log_partition = _log_partition(q)
+        q = _expected_next(dynamics, values)
+        q += scaled
         rows = order[bounds[t] : bounds[t + 1]]
-        logits[rows] = (q[:, states[rows]] - log_partition[states[rows]]).T
-        values[:, 0] = log_partition
+        at = q[:, states[rows]]
+        values = _log_partition(q)
+        logits[rows] = (at - values[states[rows]]).T
     return logits

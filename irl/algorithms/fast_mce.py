@@ -393,13 +393,16 @@ def fit_by_broyden(
     linf_eps: float,
     grad_l2_eps: float,
     max_steps: int = 15,
+    relative_eps: float = 0.0,
 ) -> FastMceResult:
     """Solve the same fixed point as fit_fast_mce near a known point: Broyden's method on
     imitation's update, from theta where the update and a Jacobian are known without a pass
     (e.g. a bootstrap resample at the full-data fit, StartDecomposition), one evaluation per
     accepted step, under imitation's stopping rule. A step that does not shrink the update is
     backtracked (BACKTRACKING); if none does, or max_steps pass, fit_fast_mce finishes from the
-    best point reached."""
+    best point reached. With relative_eps > 0 it also stops once the update's norm is at most
+    relative_eps times its norm at `theta` (the resample's own mismatch, mostly removed)."""
+    enough = relative_eps * float(np.linalg.norm(update))
     matrix = jacobian.copy()
     current_theta, current_update = theta.copy(), update.copy()
     curve: list[Mapping[str, float]] = []
@@ -424,7 +427,11 @@ def fit_by_broyden(
         if accepted is None:
             break
         candidate, taken = accepted
-        if candidate.linf_delta <= linf_eps or candidate.grad_norm <= grad_l2_eps:
+        if (
+            candidate.linf_delta <= linf_eps
+            or candidate.grad_norm <= grad_l2_eps
+            or candidate.grad_norm <= enough
+        ):
             return FastMceResult(candidate.theta, tuple(curve), len(curve), converged=True)
         change = candidate.update - current_update
         matrix += np.outer(change - matrix @ taken, taken) / float(taken @ taken)

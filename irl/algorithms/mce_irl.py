@@ -36,6 +36,13 @@ REWARD_MODELS: tuple[str, ...] = ("linear", "tabular", "mlp")
 Solver = Literal["fast", "imitation"]
 SOLVERS: tuple[str, ...] = ("fast", "imitation")
 DEFAULT_SOLVER: Solver = "fast"
+BootstrapRefit = Literal["newton", "converged", "one_step"]
+BOOTSTRAP_REFITS: tuple[str, ...] = ("newton", "converged", "one_step")
+DEFAULT_BOOTSTRAP_REFIT: BootstrapRefit = "newton"
+NEWTON_REFIT_TOLERANCE = 0.05
+"""A `newton` bootstrap refit stops once the resample's update is this fraction of its size at
+the full-data fit: the refit then sits within about 5% of its move from the fit (the update is
+close to linear there), far inside the bootstrap's own Monte Carlo spread."""
 DEFAULT_MAX_ITER = 2000
 DEFAULT_LEARNING_RATE = 0.1
 DEFAULT_LINF_EPS = 1e-3
@@ -67,14 +74,31 @@ class MceIrlParams:
     imitation) or `imitation` (imitation's MCEIRL with Adam, the reference). learning_rate
     applies to imitation only. With discount < 1 they differ: imitation trains an undiscounted
     policy (see irl.algorithms.fast_mce)."""
+    bootstrap_refit: BootstrapRefit = DEFAULT_BOOTSTRAP_REFIT
+    """How the report's bootstrap refits a linear reward on each resample (fast solver), from
+    the full-data fit: `newton` (default), a Newton step then Broyden steps until the
+    resample's update has shrunk to NEWTON_REFIT_TOLERANCE of its start (one or two objective
+    evaluations); `converged`, to this fit's own stopping rule (3-9 evaluations); `one_step`,
+    the Newton step alone (no evaluation; first-order equal to a converged refit).
+    Tabular rewards always converge (warm L-BFGS)."""
 
 
 def _as_solver(value: Any, loc: str) -> Solver:
     """One of SOLVERS."""
-    if isinstance(value, str) and value in SOLVERS:
-        return cast(Solver, value)
+    return cast(Solver, _one_of(value, loc, SOLVERS))
+
+
+def _as_bootstrap_refit(value: Any, loc: str) -> BootstrapRefit:
+    """One of BOOTSTRAP_REFITS."""
+    return cast(BootstrapRefit, _one_of(value, loc, BOOTSTRAP_REFITS))
+
+
+def _one_of(value: Any, loc: str, choices: tuple[str, ...]) -> str:
+    """value, if it is one of the strings `choices`."""
+    if isinstance(value, str) and value in choices:
+        return value
     shown = repr(value) if isinstance(value, str) else describe(value)
-    raise InvalidInputError.at(loc, f"expected one of {', '.join(SOLVERS)}, got {shown[:40]}")
+    raise InvalidInputError.at(loc, f"expected one of {', '.join(choices)}, got {shown[:40]}")
 
 
 _PARAM_PARSERS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
@@ -84,6 +108,7 @@ _PARAM_PARSERS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "grad_l2_eps": (as_float, {"minimum": 0.0}),
     "l2_penalty": (as_float, {"minimum": 0.0, "maximum": 100.0}),
     "solver": (_as_solver, {}),
+    "bootstrap_refit": (_as_bootstrap_refit, {}),
 }
 
 
@@ -359,7 +384,11 @@ def warm_refit(
     instead of ~25 for a cold fit). Tabular rewards: L-BFGS from the fit.
     Either way the fixed point is a cold mce_irl fit's (the objective is convex for t < H),
     to the same stopping rule.
-    `record`, when given, gets each refit's iteration count appended.
+    params.bootstrap_refit (linear rewards) chooses where Broyden stops: `newton` (default)
+    once the resample's update is NEWTON_REFIT_TOLERANCE of its start, `converged` at the fit's
+    stopping rule, `one_step` after the first Newton step, which costs no pass (docs/metrics.md,
+    "Bootstrap refits").
+    `record`, when given, gets each refit's iteration count appended (0 for a one-step fit).
     """
     settings = validate_params(params, loc="params")
     model: RewardModel = "tabular" if reward_model == "tabular" else "linear"
@@ -401,7 +430,14 @@ def warm_refit(
                 decomposition.append(
                     StartDecomposition.at(dynamics, features, theta, l2_penalty=settings.l2_penalty)
                 )
-            fit = _newton_then_broyden(objective, decomposition[0], mdp, trajectories, settings)
+            fit = _newton_then_broyden(
+                objective,
+                decomposition[0],
+                mdp,
+                trajectories,
+                settings,
+                refit=settings.bootstrap_refit,
+            )
         if record is not None:
             record.append(fit.n_iterations)
         if model == "tabular":
@@ -417,14 +453,20 @@ def _newton_then_broyden(
     mdp: TabularMDP,
     trajectories: TrajectorySet,
     settings: MceIrlParams,
+    *,
+    refit: BootstrapRefit = DEFAULT_BOOTSTRAP_REFIT,
 ) -> FastMceResult:
     """A resample's fit: Broyden's method from the full-data fit, where the resample's update
-    and Jacobian are known from the decomposition (the first step costs no pass)."""
+    and Jacobian are known from the decomposition (the first step costs no pass), stopped as
+    `refit` says (MceIrlParams.bootstrap_refit)."""
     features = objective.features
     assert features is not None
     demo_counts = features.T @ demo_occupancy(mdp, trajectories)
     start_dist = objective.dynamics.initial_dist
     update, jacobian = decomposition.update_and_jacobian(start_dist, demo_counts)
+    if refit == "one_step":
+        theta = decomposition.theta - np.linalg.solve(jacobian, update)
+        return FastMceResult(theta, (), 0, converged=False)
     return fit_by_broyden(
         objective=objective,
         theta=decomposition.theta,
@@ -433,4 +475,5 @@ def _newton_then_broyden(
         max_iter=settings.max_iter,
         linf_eps=settings.linf_eps,
         grad_l2_eps=settings.grad_l2_eps,
+        relative_eps=NEWTON_REFIT_TOLERANCE if refit == "newton" else 0.0,
     )

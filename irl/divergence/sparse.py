@@ -23,7 +23,7 @@ from irl.divergence.registry import METRICS
 from irl.divergence.regret import SPREAD_TOLERANCE
 from irl.divergence.starc import RESIDUAL_TOLERANCE, ZERO_TOLERANCE
 from irl.environments.tabular import TabularMDP
-from irl.planning_sparse import greedy_values, planning_dynamics, reward_passes
+from irl.planning_sparse import greedy_values, optimal_values, planning_dynamics, uniform_visits
 from irl.rewards_sparse import SparseReward, TransitionSupport, separable_max_abs
 
 
@@ -399,9 +399,9 @@ def optimal_and_random(
 ) -> tuple[float, float]:
     """Returns of the optimal (ties shared) and uniform-random policies under r (S, A), from
     the MDP's initial distribution."""
-    passes = reward_passes(planning_dynamics(mdp) if dynamics is None else dynamics, r)
-    start = mdp.initial_state_dist
-    return float(start @ passes.optimal), float(start @ passes.random)
+    dynamics = planning_dynamics(mdp) if dynamics is None else dynamics
+    optimal = float(mdp.initial_state_dist @ optimal_values(dynamics, r))
+    return optimal, float(uniform_visits(dynamics) @ r.mean(axis=1))
 
 
 def sparse_distances(

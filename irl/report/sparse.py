@@ -19,7 +19,6 @@ import numpy as np
 from irl.algorithms.fast_mce import SparseDynamics
 from irl.divergence.sparse import (
     VisitCounts,
-    optimal_and_random,
     sparse_distances,
     sparse_epic_distance,
 )
@@ -36,7 +35,7 @@ from irl.goal_directedness import (
 )
 from irl.hypotheses import Candidate, WarmCandidates, fit_hypotheses
 from irl.planning import NormalizedReturn
-from irl.planning_sparse import planning_dynamics, reward_passes
+from irl.planning_sparse import optimal_values, planning_dynamics, uniform_visits
 from irl.rewards import LinearReward, TabularReward
 from irl.rewards_sparse import SparseReward, TransitionSupport, sparse_reward
 from irl.trajectories import TrajectorySet
@@ -62,27 +61,31 @@ class SparseReference:
     """(S,) bool: absorbing states (where a short trajectory is padded by staying)."""
     dynamics: SparseDynamics
     """The transitions in the passes' action-major layout."""
+    uniform_visits: np.ndarray
+    """(S,) discounted visits of the uniform-random policy (its return under any reward)."""
     n_parameters: int
 
     @classmethod
     def of(
         cls, mdp: TabularMDP, reference: ConcreteReward | SparseReward, *, n_parameters: int
     ) -> "SparseReference":
-        """Precompute the reference's planning once (two backward passes)."""
+        """Precompute the reference's planning once (a backward and a forward pass)."""
         support = TransitionSupport.of(mdp)
         reward = as_sparse(reference, mdp, support)
         expected = reward.expected(support)
         dynamics = planning_dynamics(mdp)
-        optimal, random = optimal_and_random(mdp, expected, dynamics)
+        visits = uniform_visits(dynamics)
+        optimal = float(mdp.initial_state_dist @ optimal_values(dynamics, expected))
         return cls(
             mdp=mdp,
             support=support,
             reward=reward,
             expected=expected,
             optimal=optimal,
-            random=random,
+            random=float(visits @ expected.mean(axis=1)),
             absorbing=mdp.is_absorbing(),
             dynamics=dynamics,
+            uniform_visits=visits,
             n_parameters=n_parameters,
         )
 
@@ -151,8 +154,9 @@ def sparse_measure(
     the training and inferred rewards, the goal-directedness tests and the named-goal
     hypotheses (streamed soft-optimal passes at the visited (t, s) pairs).
 
-    One backward pass gives the inferred reward's optimal and uniform values; the reference's
-    come from `reference`; the reward-with-bias fit is shared with the hypotheses' free fit.
+    One backward pass gives the inferred reward's optimal return and the reference's uniform
+    visits its random return; the reference's returns come from `reference`; the
+    reward-with-bias fit is shared with the hypotheses' free fit.
     A bootstrap resample passes `warm` (Resampling.of the full data's measurement): its
     behaviour fits search near the full data's inverse temperatures, the candidates' plans are
     reused, and the named goals are fitted only when the verdict reads them
@@ -161,12 +165,10 @@ def sparse_measure(
     mdp, support = reference.mdp, reference.support
     reward = as_sparse(inferred, mdp, support)
     planning = PlanningReward.of_sparse(reward, support)
-    passes = reward_passes(reference.dynamics, planning.expected)
-    start = mdp.initial_state_dist
     under_inferred = normalized(
         float(trajectory_returns(reference, reward, trajectories).mean()),
-        float(start @ passes.optimal),
-        float(start @ passes.random),
+        float(mdp.initial_state_dist @ optimal_values(reference.dynamics, planning.expected)),
+        float(reference.uniform_visits @ planning.expected.mean(axis=1)),
     )
     under_training = normalized(
         float(trajectory_returns(reference, reference.reward, trajectories).mean()),

@@ -61,8 +61,8 @@ def test_validate_params_errors() -> None:
     assert problems(validate_params, {"max_iter": 0, "learning_rate": "fast", "lr": 1}) == [
         (
             "params.lr",
-            "unknown field; allowed fields: grad_l2_eps, l2_penalty, learning_rate, "
-            "linf_eps, max_iter, solver",
+            "unknown field; allowed fields: bootstrap_refit, grad_l2_eps, l2_penalty, "
+            "learning_rate, linf_eps, max_iter, solver",
         ),
         ("params.max_iter", "must be >= 1, got 0"),
         ("params.learning_rate", "expected a number, got string 'fast'"),
@@ -72,6 +72,9 @@ def test_validate_params_errors() -> None:
         ("params.l2_penalty", "expected a number, got null"),
     ]
     assert problems(validate_params, [1]) == [("params", "expected an object, got a list")]
+    assert problems(validate_params, {"bootstrap_refit": "twice"}) == [
+        ("params.bootstrap_refit", "expected one of newton, converged, one_step, got 'twice'")
+    ]
 
 
 def test_check_mce_irl_fit() -> None:

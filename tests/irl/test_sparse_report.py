@@ -7,6 +7,7 @@ rescaled variants, with gamma < 1 and gamma = 1 and finite horizons.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, cast
 
@@ -38,8 +39,15 @@ from irl.environments import TabularMDP
 from irl.goal_directedness import PlanningReward, goal_directedness
 from irl.io.environments import parse_tabular_mdp
 from irl.io.trajectories import parse_trajectories
-from irl.planning import expected_rewards, normalized_return, soft_optimal_policy
-from irl.planning_sparse import planning_dynamics, soft_logits_at
+from irl.planning import (
+    expected_rewards,
+    normalized_return,
+    optimal_policy,
+    policy_value,
+    soft_optimal_policy,
+    uniform_policy,
+)
+from irl.planning_sparse import optimal_values, planning_dynamics, soft_logits_at, uniform_visits
 from irl.report.sparse import (
     SparseReference,
     report_memory_bytes,
@@ -49,7 +57,7 @@ from irl.report.sparse import (
 from irl.rewards import LinearReward, TabularReward
 from irl.rewards_sparse import SparseReward, TransitionSupport, dense_array, sparse_reward
 from irl.trajectories import TrajectorySet
-from irl.uncertainty import resample
+from irl.uncertainty import resample, select
 from tests.irl.gridworld import gridworld_spec, sample_trajectories
 
 TOLERANCE = 1e-9
@@ -398,7 +406,7 @@ def test_warm_refits_reach_the_cold_fit_of_each_resample(reward_model: str) -> N
     refit = warm_refit(
         mdp,
         reward_model=reward_model,
-        params=tight,
+        params={**tight, "bootstrap_refit": "converged"},
         fitted=full.reward,
         record=iterations,
     )
@@ -418,6 +426,86 @@ def test_warm_refits_reach_the_cold_fit_of_each_resample(reward_model: str) -> N
         assert iterations[-1] < cold.n_iterations
 
 
+def gridworld_fit(seed: int) -> tuple[TabularMDP, TrajectorySet, LinearReward]:
+    """A slippery 5x5 gridworld, 30 demonstrations and their linear MCE IRL fit."""
+    spec = gridworld_spec(rows=5, cols=5, slip=0.1)
+    mdp = parse_tabular_mdp(spec)
+    ts = parse_trajectories(
+        sample_trajectories(spec, n=30, rng=np.random.default_rng(seed)), loc="trajectories"
+    )
+    fitted = mce_irl(mdp=mdp, trajectories=ts, reward_model="linear", rng=np.random.default_rng(0))
+    assert isinstance(fitted.reward, LinearReward)
+    return mdp, ts, fitted.reward
+
+
+def weights_of(reward: TabularReward | LinearReward, names: Sequence[str]) -> np.ndarray:
+    """A linear reward's weights in the order of `names`."""
+    assert isinstance(reward, LinearReward)
+    return np.array([reward.weights[n] for n in names])
+
+
+def test_a_one_step_refit_errs_to_second_order() -> None:
+    """Data that are the full data k times plus one resample move the fit by O(1/k); a one-step
+    refit's error against a converged one shrinks faster, O(1/k^2)."""
+    mdp, ts, reward = gridworld_fit(5)
+    tight: dict[str, Any] = {"linf_eps": 1e-12, "grad_l2_eps": 1e-10}
+    names = mdp.feature_names
+    one_step = warm_refit(
+        mdp, reward_model="linear", params={**tight, "bootstrap_refit": "one_step"}, fitted=reward
+    )
+    converged = warm_refit(
+        mdp,
+        reward_model="linear",
+        params={**tight, "bootstrap_refit": "converged"},
+        fitted=reward,
+    )
+    theta = np.array([reward.weights[n] for n in names])
+    sample = resample(ts, np.random.default_rng(2))
+    relative = []
+    for copies in (0, 3):
+        repeated = np.tile(np.arange(ts.n_trajectories), copies)
+        data = sample if copies == 0 else _joined(select(ts, repeated), sample)
+        approximate = weights_of(one_step(data), names)
+        exact = weights_of(converged(data), names)
+        moved = float(np.linalg.norm(exact - theta))
+        relative.append(float(np.linalg.norm(approximate - exact)) / moved)
+    assert relative[0] < 0.5
+    assert relative[1] < relative[0] / 2
+
+
+def test_a_newton_refit_stops_near_the_converged_one() -> None:
+    """The default refit stops once the resample's update is 5% of its start: within a few
+    percent of its move from the full-data fit, in one or two evaluations."""
+    mdp, ts, reward = gridworld_fit(6)
+    tight: dict[str, Any] = {"linf_eps": 1e-12, "grad_l2_eps": 1e-10}
+    names = mdp.feature_names
+    evaluations: list[int] = []
+    newton = warm_refit(mdp, reward_model="linear", params=tight, fitted=reward, record=evaluations)
+    converged = warm_refit(
+        mdp, reward_model="linear", params={**tight, "bootstrap_refit": "converged"}, fitted=reward
+    )
+    theta = np.array([reward.weights[n] for n in names])
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        sample = resample(ts, rng)
+        stopped = weights_of(newton(sample), names)
+        exact = weights_of(converged(sample), names)
+        moved = float(np.linalg.norm(exact - theta))
+        assert float(np.linalg.norm(stopped - exact)) <= 0.1 * moved
+    assert 1 <= max(evaluations) <= 3
+
+
+def _joined(a: TrajectorySet, b: TrajectorySet) -> TrajectorySet:
+    """The trajectories of a, then those of b."""
+    return TrajectorySet(
+        obs=np.concatenate([a.obs, b.obs]),
+        acts=np.concatenate([a.acts, b.acts]),
+        rews=None,
+        terminal=np.concatenate([a.terminal, b.terminal]),
+        lengths=np.concatenate([a.lengths, b.lengths]),
+    )
+
+
 @pytest.mark.parametrize("beta", [0.0, 0.5, 3.0])
 def test_streamed_soft_logits_match_the_dense_policy(beta: float) -> None:
     rng = np.random.default_rng(8)
@@ -431,3 +519,22 @@ def test_streamed_soft_logits_match_the_dense_policy(beta: float) -> None:
         planning_dynamics(mdp), reward.expected(support), times=times, states=states, beta=beta
     )
     assert logits == pytest.approx(np.log(policy[times, states]), abs=1e-12)
+
+
+@pytest.mark.parametrize("discount", [0.9, 1.0])
+def test_optimal_and_uniform_returns_match_the_dense_policies(discount: float) -> None:
+    rng = np.random.default_rng(9)
+    mdp = random_mdp(rng, n_states=7, n_actions=3, discount=discount, horizon=6)
+    support = TransitionSupport.of(mdp)
+    dynamics = planning_dynamics(mdp)
+    for kind in KINDS:
+        reward = random_reward(rng, kind, support)
+        dense, expected = dense_array(reward, support), reward.expected(support)
+        start = mdp.initial_state_dist
+        optimal = policy_value(mdp, dense, optimal_policy(mdp, dense))
+        assert float(start @ optimal_values(dynamics, expected)) == pytest.approx(
+            optimal, abs=1e-12
+        )
+        uniform = policy_value(mdp, dense, uniform_policy(mdp))
+        visits = uniform_visits(dynamics)
+        assert float(visits @ expected.mean(axis=1)) == pytest.approx(uniform, abs=1e-12)

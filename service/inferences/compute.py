@@ -236,7 +236,8 @@ def _warm_refit(
     inputs: JobInputs, result: InferenceResult
 ) -> Callable[[TrajectorySet], ConcreteReward] | None:
     """MCE IRL's bootstrap refit started from the full-data fit (irl.algorithms.mce_irl
-    .warm_refit: the same fixed point as a cold fit, in a few steps), or None for others."""
+    .warm_refit: from the full-data fit, stopped as the job's params.bootstrap_refit says), or
+    None for others."""
     job = inputs.inference
     if job.algorithm != "mce_irl" or job.reward_model not in ("linear", "tabular"):
         return None

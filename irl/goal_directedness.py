@@ -22,7 +22,6 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
-import scipy.optimize
 import scipy.special
 import scipy.stats
 

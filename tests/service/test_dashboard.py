@@ -23,6 +23,7 @@ from service.auth.service import (
 from service.core.db import unit_of_work
 from service.core.models import Inference
 from service.core.settings import Settings
+from service.dashboard.base import number
 from service.inferences import repository as inferences_repository
 from tests.service.conftest import Queue, new_key
 from tests.service.data import corridor_rollouts
@@ -457,6 +458,43 @@ async def test_network_reward_page_and_download(client: httpx.AsyncClient, queue
     download = await client.get(f"/inferences/{inference_id}/reward.safetensors")
     api = await client.get(f"/v1/inferences/{inference_id}/reward/weights")
     assert download.status_code == 200 and download.content == api.content
+
+
+async def test_a_deep_fit_without_a_training_reward_shows_its_own_measurements(
+    client: httpx.AsyncClient, queue: Queue
+) -> None:
+    """No training report holds the quality: the page shows what the fit measured about itself
+    (stored with the inference) and where the API reports the rest."""
+    from tests.e2e.test_deep_irl import balancing_episodes
+
+    rollouts = await client.post(
+        "/v1/rollouts",
+        json={
+            "name": "balancer, no training reward",
+            "environment": {"kind": "gymnasium", "id": "seals/CartPole-v0"},
+            "trajectories": balancing_episodes(1, 0),
+        },
+    )
+    assert rollouts.status_code == 201, rollouts.text
+    job = await client.post(
+        "/v1/inferences",
+        json={
+            "rollouts_id": rollouts.json()["id"],
+            "algorithm": "gail",
+            "params": {"total_timesteps": 256, "n_envs": 1, "gen_n_steps": 256},
+        },
+    )
+    assert job.status_code == 202, job.text
+    assert queue.drain() == ["succeeded"]
+    inference_id = job.json()["id"]
+    page = await client.get(f"/inferences/{inference_id}")
+    assert page.status_code == 200
+    assert "Quality of the fit" in page.text
+    assert f"/v1/inferences/{inference_id}/divergence?against=observed" in page.text
+    api = await client.get(f"/v1/inferences/{inference_id}/divergence?against=environment")
+    assert api.status_code == 200, api.text
+    accuracy = api.json()["quality"]["disc_heldout_accuracy"]
+    assert f">{number(accuracy)} (" in page.text
 
 
 async def test_compare_page_measures_network_rewards(

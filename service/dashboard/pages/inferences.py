@@ -197,6 +197,8 @@ class InferencePage:
     identifiability: dict[str, Any] | None = None
     timings: list[tuple[str, str]] = field(default_factory=list)
     curve_note: str = ""
+    fit_diagnostics: dict[str, Any] | None = None
+    """A deep fit's own measurements, shown when no training report carries its quality."""
 
     @property
     def none_of_named(self) -> bool:
@@ -242,6 +244,8 @@ def inference_page(
     training = report.against if report is not None else ro.training_reward
     shown = InferencePage(row, ro, env, reward, report, training)
     shown.identifiability = (report and report.identifiability) or ro.identifiability
+    if report is None or report.quality is None:
+        shown.fit_diagnostics = row.fit_diagnostics
     shown.charts = _inference_charts(shown)
     shown.timings = timings(row)
     return shown

@@ -412,19 +412,21 @@ async def test_static_assets_ship_with_the_package(anonymous: httpx.AsyncClient)
     assert "http://" not in html and "https://" not in html
 
 
-async def test_network_reward_page_and_download(client: httpx.AsyncClient, queue: Queue) -> None:
-    """A deep IRL inference: the page describes the network and serves its weights."""
+async def balancer_gail(
+    client: httpx.AsyncClient, queue: Queue, *, training_reward: bool = True
+) -> str:
+    """A tiny GAIL fit of CartPole balancing episodes through the API (the rollouts with or
+    without the environment's reward as training reward); its inference id."""
     from tests.e2e.test_deep_irl import balancing_episodes
 
-    rollouts = await client.post(
-        "/v1/rollouts",
-        json={
-            "name": "balancer",
-            "environment": {"kind": "gymnasium", "id": "seals/CartPole-v0"},
-            "training_reward": {"kind": "environment"},
-            "trajectories": balancing_episodes(1, 0),
-        },
-    )
+    body: dict[str, Any] = {
+        "name": "balancer",
+        "environment": {"kind": "gymnasium", "id": "seals/CartPole-v0"},
+        "trajectories": balancing_episodes(1, 0),
+    }
+    if training_reward:
+        body["training_reward"] = {"kind": "environment"}
+    rollouts = await client.post("/v1/rollouts", json=body)
     assert rollouts.status_code == 201, rollouts.text
     job = await client.post(
         "/v1/inferences",
@@ -442,7 +444,12 @@ async def test_network_reward_page_and_download(client: httpx.AsyncClient, queue
     )
     assert job.status_code == 202, job.text
     assert queue.drain() == ["succeeded"]
-    inference_id = job.json()["id"]
+    return str(job.json()["id"])
+
+
+async def test_network_reward_page_and_download(client: httpx.AsyncClient, queue: Queue) -> None:
+    """A deep IRL inference: the page describes the network and serves its weights."""
+    inference_id = await balancer_gail(client, queue)
     page = await client.get(f"/inferences/{inference_id}")
     assert page.status_code == 200
     assert "Inferred reward network" in page.text and "reward.safetensors" in page.text
@@ -465,28 +472,7 @@ async def test_a_deep_fit_without_a_training_reward_shows_its_own_measurements(
 ) -> None:
     """No training report holds the quality: the page shows what the fit measured about itself
     (stored with the inference) and where the API reports the rest."""
-    from tests.e2e.test_deep_irl import balancing_episodes
-
-    rollouts = await client.post(
-        "/v1/rollouts",
-        json={
-            "name": "balancer, no training reward",
-            "environment": {"kind": "gymnasium", "id": "seals/CartPole-v0"},
-            "trajectories": balancing_episodes(1, 0),
-        },
-    )
-    assert rollouts.status_code == 201, rollouts.text
-    job = await client.post(
-        "/v1/inferences",
-        json={
-            "rollouts_id": rollouts.json()["id"],
-            "algorithm": "gail",
-            "params": {"total_timesteps": 256, "n_envs": 1, "gen_n_steps": 256},
-        },
-    )
-    assert job.status_code == 202, job.text
-    assert queue.drain() == ["succeeded"]
-    inference_id = job.json()["id"]
+    inference_id = await balancer_gail(client, queue, training_reward=False)
     page = await client.get(f"/inferences/{inference_id}")
     assert page.status_code == 200
     assert "Quality of the fit" in page.text

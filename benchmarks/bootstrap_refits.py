@@ -25,6 +25,7 @@ from irl.algorithms.mce_irl import warm_refit
 from irl.report import exact_report
 from irl.report.types import Report
 from irl.rewards import LinearReward
+from irl.uncertainty import DEFAULT_N_BOOTSTRAP
 from tests.irl.scenarios import AGENTS, Agent, Scenario, fit_linear, scenario
 
 INTERVALS = (
@@ -69,7 +70,6 @@ VARIANTS = ("newton", "one_step")
 def compare(agent: Agent, seeds: range) -> list[str]:
     """Table rows of one agent: each variant against converged refits, and converged against
     converged with other resamples (the Monte Carlo noise)."""
-    reference: list[Report] = []
     reports: dict[str, list[Report]] = {v: [] for v in ("converged", "other", *VARIANTS)}
     seconds = dict.fromkeys(("converged", *VARIANTS), 0.0)
     for seed in seeds:
@@ -91,11 +91,11 @@ def compare(agent: Agent, seeds: range) -> list[str]:
         verdicts = [r.verdict for r in mine]
         shown = ", ".join(f"{v} {verdicts.count(v)}" for v in sorted(set(verdicts)))
         name = "converged, other resamples" if variant == "other" else variant
-        spent = f"{seconds[variant] / n:.2f}" if variant in seconds else ""
+        per_report = f"{seconds[variant] / n:.2f}" if variant in seconds else ""
         rows.append(
-            f"| {agent} | {name} | {same}/{n} ({shown}) | {moved} of {20 * n} | "
+            f"| {agent} | {name} | {same}/{n} ({shown}) | {moved} of {DEFAULT_N_BOOTSTRAP * n} | "
             + " | ".join(f"{gaps[key]:.3f}" for key in INTERVALS)
-            + f" | {spent} |"
+            + f" | {per_report} |"
         )
     rows.append(f"| {agent} | converged | | | | | | | {seconds['converged'] / n:.2f} |")
     return rows

@@ -77,8 +77,9 @@ class MceIrlParams:
     bootstrap_refit: BootstrapRefit = DEFAULT_BOOTSTRAP_REFIT
     """How the report's bootstrap refits a linear reward on each resample (fast solver), from
     the full-data fit: `newton` (default), a Newton step then Broyden steps until the
-    resample's update has shrunk to NEWTON_REFIT_TOLERANCE of its start (one or two objective
-    evaluations); `converged`, to this fit's own stopping rule (3-9 evaluations); `one_step`,
+    resample's update has shrunk to NEWTON_REFIT_TOLERANCE of its start (2-5 objective
+    evaluations on 10^3-10^4-state gridworlds); `converged`, to this fit's own stopping rule
+    (3-7 there); `one_step`,
     the Newton step alone (no evaluation; first-order equal to a converged refit).
     Tabular rewards always converge (warm L-BFGS)."""
 
@@ -453,7 +454,7 @@ def _newton_then_broyden(
     trajectories: TrajectorySet,
     settings: MceIrlParams,
     *,
-    refit: BootstrapRefit = DEFAULT_BOOTSTRAP_REFIT,
+    refit: BootstrapRefit,
 ) -> FastMceResult:
     """A resample's fit: Broyden's method from the full-data fit, where the resample's update
     and Jacobian are known from the decomposition (the first step costs no pass), stopped as

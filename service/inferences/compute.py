@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from irl.algorithms import ALGORITHMS, InferenceResult, Progress
 from irl.algorithms.base import FitDiagnostics
-from irl.algorithms.mce_irl import warm_refit
+from irl.algorithms.mce_irl import validate_params, warm_refit
 from irl.callables import RewardFn
 from irl.environments import GymnasiumEnvSpec, TabularMDP
 from irl.errors import InvalidInputError
@@ -91,7 +91,7 @@ def compute(
         else:
             reports["training"] = report
             if n_refits:
-                log.append(f"bootstrap: {n_refits} resamples refitted")
+                log.append(f"bootstrap: {n_refits} resamples refitted{_refit_note(inputs)}")
             report.update(pooled.breakdown(settings, inputs, result.reward, report))
     return _outcome(inputs, result, tuple(log), reports)
 
@@ -245,6 +245,18 @@ def _warm_refit(
     return warm_refit(
         inputs.mdp, reward_model=job.reward_model, params=job.params, fitted=result.reward
     )
+
+
+def _refit_note(inputs: JobInputs) -> str:
+    """How the bootstrap refitted (for the job's log): MCE IRL's warm refits say where they
+    stopped (params.bootstrap_refit, docs/metrics.md "Bootstrap refits")."""
+    job = inputs.inference
+    if job.algorithm != "mce_irl" or job.reward_model not in ("linear", "tabular"):
+        return ""
+    if job.reward_model == "tabular":
+        return " (warm L-BFGS from the full-data fit, to its stopping rule)"
+    refit = validate_params(job.params, loc="params").bootstrap_refit
+    return f" ({refit} refits from the full-data fit)"
 
 
 def _fit_line(inputs: JobInputs, result: InferenceResult) -> str:

@@ -53,7 +53,7 @@ async def test_linear_inference_recovers_the_goal(client: httpx.AsyncClient, que
     assert 0 <= low <= high <= 1
     assert report["uncertainty"]["n_bootstrap"] == 20
     assert report["goal_directedness"]["p_value"] < 1e-6
-    assert "bootstrap: 20 resamples" in done["log"][-2]
+    assert "bootstrap: 20 resamples refitted (newton refits" in done["log"][-2]
     assert report["explanation"]
     assert done["epic"] == report["metrics"]["epic"]
 
